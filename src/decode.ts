@@ -1,0 +1,90 @@
+import type { RunnableConfig } from "@langchain/core/runnables";
+import {
+  type ChannelVersions,
+  type Checkpoint,
+  type CheckpointMetadata,
+  type CheckpointPendingWrite,
+  type CheckpointTuple,
+  type SerializerProtocol,
+  TASKS,
+  maxChannelVersion,
+} from "@langchain/langgraph-checkpoint";
+import { fromStoredJson } from "./metadata.js";
+import type { TupleRow } from "./sql.js";
+
+/**
+ * Rows → checkpoint tuples. Every blob of a row is deserialized concurrently;
+ * no I/O happens here.
+ */
+export async function decodeTuple(
+  serde: SerializerProtocol,
+  row: TupleRow,
+  firstVersion: () => number | string,
+): Promise<CheckpointTuple> {
+  const [channelValues, pendingWrites, metadata, pendingSends] = await Promise.all([
+    decodeChannelValues(serde, row),
+    decodePendingWrites(serde, row),
+    serde.loadsTyped("json", fromStoredJson(row.metadata)) as Promise<CheckpointMetadata>,
+    row.send_types === null ? undefined : decodeAll(serde, row.send_types, row.send_values ?? []),
+  ]);
+  const stored = row.checkpoint as unknown as Checkpoint;
+  const checkpoint: Checkpoint = {
+    ...stored,
+    channel_versions: { ...(stored.channel_versions ?? {}) },
+    versions_seen: stored.versions_seen ?? {},
+    channel_values: channelValues,
+  };
+  if (pendingSends !== undefined) migratePendingSends(checkpoint, pendingSends, firstVersion);
+  const { thread_id, checkpoint_ns } = row;
+  return {
+    config: { configurable: { thread_id, checkpoint_ns, checkpoint_id: row.checkpoint_id } },
+    checkpoint,
+    metadata,
+    parentConfig: parentConfigOf(row),
+    pendingWrites,
+  };
+}
+
+function parentConfigOf(row: TupleRow): RunnableConfig | undefined {
+  if (!row.parent_checkpoint_id) return undefined;
+  return {
+    configurable: {
+      thread_id: row.thread_id,
+      checkpoint_ns: row.checkpoint_ns,
+      checkpoint_id: row.parent_checkpoint_id,
+    },
+  };
+}
+
+async function decodeChannelValues(serde: SerializerProtocol, row: TupleRow): Promise<Record<string, unknown>> {
+  const channels = row.blob_channels ?? [];
+  const values = await decodeAll(serde, row.blob_types ?? [], row.blob_values ?? []);
+  return Object.fromEntries(channels.map((channel, i) => [channel, values[i]]));
+}
+
+async function decodePendingWrites(serde: SerializerProtocol, row: TupleRow): Promise<CheckpointPendingWrite[]> {
+  const taskIds = row.write_task_ids ?? [];
+  const channels = row.write_channels ?? [];
+  const values = await decodeAll(serde, row.write_types ?? [], row.write_values ?? []);
+  return taskIds.map((taskId, i) => [taskId, channels[i]!, values[i]]);
+}
+
+export function decodeAll(
+  serde: SerializerProtocol,
+  types: readonly string[],
+  blobs: ReadonlyArray<Uint8Array | null>,
+): Promise<unknown[]> {
+  return Promise.all(types.map((type, i) => serde.loadsTyped(type, blobs[i] ?? new Uint8Array())));
+}
+
+/**
+ * Checkpoints written before format v4 kept `Send` packets as writes on the
+ * parent checkpoint's TASKS channel; LangGraph expects them as the child's
+ * TASKS channel value, as the official savers present them.
+ */
+function migratePendingSends(checkpoint: Checkpoint, sends: unknown[], firstVersion: () => number | string): void {
+  const versions: ChannelVersions = checkpoint.channel_versions;
+  const existing = Object.values(versions);
+  checkpoint.channel_values[TASKS] = sends;
+  versions[TASKS] = existing.length > 0 ? maxChannelVersion(...existing) : firstVersion();
+}

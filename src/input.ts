@@ -1,0 +1,68 @@
+import type { RunnableConfig } from "@langchain/core/runnables";
+import { InvalidInputError } from "./errors.js";
+import { describe } from "./options.js";
+
+/**
+ * Checks on what callers pass in, done before any serialization or SQL so a
+ * bad call fails with a message that names the problem and writes nothing.
+ */
+
+export type Configurable = Record<string, unknown>;
+
+export function requireConfigurable(config: unknown, operation: string): Configurable {
+  if (typeof config !== "object" || config === null) {
+    throw new InvalidInputError(`${operation}: config must be an object, got ${describe(config)}`);
+  }
+  const configurable = (config as RunnableConfig).configurable;
+  if (typeof configurable !== "object" || configurable === null || Array.isArray(configurable)) {
+    throw new InvalidInputError(
+      `${operation}: config.configurable is missing; pass { configurable: { thread_id: "..." } }`,
+    );
+  }
+  return configurable;
+}
+
+/** A key column value (thread id, checkpoint id, task id, channel): a non-empty string Postgres TEXT can hold. */
+export function requireKey(value: unknown, field: string, operation: string): string {
+  if (value === undefined || value === null) {
+    throw new InvalidInputError(`${operation}: ${field} is missing`);
+  }
+  if (typeof value !== "string" || value.length === 0) {
+    throw new InvalidInputError(`${operation}: ${field} must be a non-empty string, got ${describe(value)}`);
+  }
+  return assertText(value, field, operation);
+}
+
+/** `checkpoint_ns`: absent means the root namespace "". */
+export function namespaceOf(configurable: Configurable, operation: string): string {
+  const ns = configurable.checkpoint_ns;
+  if (ns === undefined || ns === null) return "";
+  if (typeof ns !== "string") {
+    throw new InvalidInputError(`${operation}: checkpoint_ns must be a string, got ${describe(ns)}`);
+  }
+  return assertText(ns, "checkpoint_ns", operation);
+}
+
+/** An optional key: absent (undefined, null or "") gives undefined. */
+export function optionalKey(value: unknown, field: string, operation: string): string | undefined {
+  if (value === undefined || value === null || value === "") return undefined;
+  return requireKey(value, field, operation);
+}
+
+/** Postgres TEXT cannot hold NUL, and node-postgres turns unpaired surrogates into U+FFFD. */
+function assertText(value: string, field: string, operation: string): string {
+  if (value.includes("\u0000")) {
+    throw new InvalidInputError(`${operation}: ${field} contains a NUL character, which Postgres text cannot store`);
+  }
+  if (!value.isWellFormed()) {
+    throw new InvalidInputError(`${operation}: ${field} contains an unpaired UTF-16 surrogate`);
+  }
+  return value;
+}
+
+export function requirePlainObject(value: unknown, what: string, operation: string): Record<string, unknown> {
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    throw new InvalidInputError(`${operation}: ${what} must be an object, got ${describe(value)}`);
+  }
+  return value as Record<string, unknown>;
+}

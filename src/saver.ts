@@ -1,0 +1,234 @@
+import type { RunnableConfig } from "@langchain/core/runnables";
+import {
+  BaseCheckpointSaver,
+  type ChannelVersions,
+  type Checkpoint,
+  type CheckpointListOptions,
+  type CheckpointMetadata,
+  type CheckpointPendingWrite,
+  type CheckpointTuple,
+  type DeltaChannelHistory,
+  JsonPlusSerializer,
+  type PendingWrite,
+  type SerializerProtocol,
+} from "@langchain/langgraph-checkpoint";
+import pg from "pg";
+import { decodeAll, decodeTuple } from "./decode.js";
+import { Encoder } from "./encode.js";
+import { CheckpointerClosedError, CheckpointerDatabaseError, InvalidInputError } from "./errors.js";
+import { namespaceOf, optionalKey, requireConfigurable, requireKey, requirePlainObject } from "./input.js";
+import { filterToStorableJson } from "./metadata.js";
+import { runMigrations } from "./migrator.js";
+import { type PostgresSaverOptions, type ResolvedOptions, describe, resolveOptions } from "./options.js";
+import type { PgPool } from "./pool.js";
+import { type DeltaHistoryRow, type Statements, type TupleRow, buildStatements, tableNames } from "./sql.js";
+
+/**
+ * LangGraph checkpointer on PostgreSQL. Drop-in for
+ * `@langchain/langgraph-checkpoint-postgres`'s `PostgresSaver`: same class
+ * name, constructor, `fromConnString`, `setup()`, `end()` and tables, with
+ * every operation a single SQL statement.
+ */
+export class PostgresSaver extends BaseCheckpointSaver {
+  readonly pool: PgPool;
+  private readonly options: ResolvedOptions;
+  private readonly sql: Statements;
+  private readonly encoder: Encoder;
+  /** True when `fromConnString` created the pool, so `end()` closes it. */
+  private ownsPool = false;
+  private closing: Promise<void> | undefined;
+
+  /**
+   * @param pool a `pg.Pool` (or anything with the same `query`/`connect`). The
+   *   saver never closes a pool it did not create.
+   * @param serde serializer for channel values and writes; LangGraph's `JsonPlusSerializer` by default.
+   */
+  constructor(pool: PgPool, serde?: SerializerProtocol, options?: PostgresSaverOptions) {
+    super(serde);
+    if (typeof pool?.query !== "function" || typeof pool?.connect !== "function") {
+      throw new InvalidInputError(`PostgresSaver needs a pg.Pool, got ${describe(pool)}`);
+    }
+    this.options = resolveOptions(options);
+    this.pool = pool;
+    this.sql = buildStatements(tableNames(this.options.quotedSchema));
+    this.encoder = new Encoder(this.serde, this.serde instanceof JsonPlusSerializer);
+    // pg emits "error" on the pool when an idle connection dies (server
+    // restart, idle reaper, network drop); without a listener Node treats it
+    // as unhandled and kills the process. The dead client is discarded by pg.
+    pool.on?.("error", this.onIdleClientError);
+  }
+
+  /** Creates a saver with its own pool; `end()` closes that pool. */
+  static fromConnString(connString: string, options?: PostgresSaverOptions): PostgresSaver {
+    if (typeof connString !== "string" || connString.length === 0) {
+      throw new InvalidInputError("fromConnString needs a connection string such as postgresql://user@host:5432/db");
+    }
+    const saver = new PostgresSaver(new pg.Pool({ connectionString: connString }), undefined, options);
+    saver.ownsPool = true;
+    return saver;
+  }
+
+  /**
+   * Creates or migrates the tables. Safe to call from many processes at once
+   * (and through PgBouncer in transaction mode); costs one query when the
+   * schema is already current.
+   */
+  async setup(): Promise<void> {
+    this.assertOpen("setup");
+    await runMigrations(this.pool, this.options);
+  }
+
+  async getTuple(config: RunnableConfig): Promise<CheckpointTuple | undefined> {
+    const configurable = requireConfigurable(config, "getTuple");
+    // The conformance suite requires a config without thread_id to find nothing rather than throw.
+    if (configurable.thread_id === undefined) return undefined;
+    const threadId = requireKey(configurable.thread_id, "thread_id", "getTuple");
+    const ns = namespaceOf(configurable, "getTuple");
+    const checkpointId = optionalKey(configurable.checkpoint_id ?? configurable.thread_ts, "checkpoint_id", "getTuple");
+    const [row] = await this.query<TupleRow>("getTuple", this.sql.getTuple, [threadId, ns, checkpointId ?? null]);
+    return row === undefined ? undefined : this.decode(row);
+  }
+
+  /**
+   * Newest first. Pages through the result with keyset pagination, one
+   * statement per `listPageSize` rows, so listing a huge thread never holds
+   * more than a page in memory.
+   */
+  async *list(config: RunnableConfig, options?: CheckpointListOptions): AsyncGenerator<CheckpointTuple> {
+    const configurable = (config?.configurable ?? {}) as Record<string, unknown>;
+    const threadId = optionalKey(configurable.thread_id, "thread_id", "list");
+    const ns = configurable.checkpoint_ns === undefined || configurable.checkpoint_ns === null
+      ? null
+      : namespaceOf(configurable, "list");
+    const checkpointId = optionalKey(configurable.checkpoint_id, "checkpoint_id", "list");
+    const before = optionalKey(options?.before?.configurable?.checkpoint_id, "before.checkpoint_id", "list");
+    const filter = options?.filter === undefined || options.filter === null
+      ? null
+      : requirePlainObject(options.filter, "filter", "list");
+    const limit = options?.limit;
+    if (limit !== undefined && (!Number.isSafeInteger(limit) || limit < 0)) {
+      throw new InvalidInputError(`list: limit must be a non-negative integer, got ${describe(limit)}`);
+    }
+    const filterJson = filter !== null && Object.keys(filter).length > 0 ? filterToStorableJson(filter) : null;
+
+    let remaining = limit ?? Number.POSITIVE_INFINITY;
+    let cursor: [string, string, string] | [null, null, null] = [null, null, null];
+    while (remaining > 0) {
+      const pageSize = Math.min(this.options.listPageSize, remaining);
+      const rows: TupleRow[] = await this.query<TupleRow>("list", this.sql.listPage, [
+        threadId ?? null, ns, checkpointId ?? null, filterJson, before ?? null, ...cursor, pageSize,
+      ]);
+      const tuples = await Promise.all(rows.map((row) => this.decode(row)));
+      for (const tuple of tuples) yield tuple;
+      remaining -= rows.length;
+      const last = rows.at(-1);
+      if (last === undefined || rows.length < pageSize) return;
+      cursor = [last.checkpoint_id, last.thread_id, last.checkpoint_ns];
+    }
+  }
+
+  async put(
+    config: RunnableConfig,
+    checkpoint: Checkpoint,
+    metadata: CheckpointMetadata,
+    newVersions: ChannelVersions,
+  ): Promise<RunnableConfig> {
+    const configurable = requireConfigurable(config, "put");
+    const threadId = requireKey(configurable.thread_id, "thread_id", "put");
+    const ns = namespaceOf(configurable, "put");
+    const parentId = optionalKey(configurable.checkpoint_id, "checkpoint_id", "put");
+    const encoded = await this.encoder.checkpoint(checkpoint, metadata, newVersions, "put");
+    const { blobs } = encoded;
+    await this.query("put", this.sql.put, [
+      threadId, ns,
+      blobs.channels, blobs.versions, blobs.types, blobs.packed.offsets, blobs.packed.lengths, blobs.packed.data,
+      encoded.id, parentId ?? null, encoded.document, encoded.metadata,
+    ]);
+    return { configurable: { thread_id: threadId, checkpoint_ns: ns, checkpoint_id: encoded.id } };
+  }
+
+  async putWrites(config: RunnableConfig, writes: PendingWrite[], taskId: string, taskPath?: string): Promise<void> {
+    const configurable = requireConfigurable(config, "putWrites");
+    const threadId = requireKey(configurable.thread_id, "thread_id", "putWrites");
+    const ns = namespaceOf(configurable, "putWrites");
+    const checkpointId = requireKey(configurable.checkpoint_id, "checkpoint_id", "putWrites");
+    const task = requireKey(taskId, "taskId", "putWrites");
+    const path = taskPath === undefined || taskPath === null ? "" : optionalKey(taskPath, "taskPath", "putWrites") ?? "";
+    const encoded = await this.encoder.writes(writes, "putWrites");
+    if (encoded.idx.length === 0) return;
+    await this.query("putWrites", this.sql.putWrites, [
+      threadId, ns, checkpointId, task, path,
+      encoded.idx, encoded.channels, encoded.types, encoded.packed.offsets, encoded.packed.lengths, encoded.packed.data,
+    ]);
+  }
+
+  async deleteThread(threadId: string): Promise<void> {
+    const thread = requireKey(threadId, "threadId", "deleteThread");
+    await this.query("deleteThread", this.sql.deleteThread, [thread]);
+  }
+
+  /** One statement for the whole ancestor walk (the base class issues one `getTuple` per ancestor). */
+  override async getDeltaChannelHistory(options: {
+    config: RunnableConfig;
+    channels: string[];
+  }): Promise<Record<string, DeltaChannelHistory>> {
+    const { config, channels } = options ?? {};
+    if (!Array.isArray(channels)) throw new InvalidInputError("getDeltaChannelHistory: channels must be an array");
+    if (channels.length === 0) return {};
+    const wanted = channels.map((ch, i) => requireKey(ch, `channels[${i}]`, "getDeltaChannelHistory"));
+    const result: Record<string, DeltaChannelHistory> = {};
+    for (const ch of wanted) result[ch] = { writes: [] };
+    const configurable = requireConfigurable(config, "getDeltaChannelHistory");
+    if (configurable.thread_id === undefined) return result;
+    const threadId = requireKey(configurable.thread_id, "thread_id", "getDeltaChannelHistory");
+    const ns = namespaceOf(configurable, "getDeltaChannelHistory");
+    const checkpointId = optionalKey(configurable.checkpoint_id, "checkpoint_id", "getDeltaChannelHistory");
+    const rows = await this.query<DeltaHistoryRow>("getDeltaChannelHistory", this.sql.deltaHistory, [
+      threadId, ns, checkpointId ?? null, wanted,
+    ]);
+    const values = await decodeAll(this.serde, rows.map((r) => r.type), rows.map((r) => r.blob));
+    rows.forEach((row, i) => {
+      const entry = result[row.channel]!;
+      if (row.kind === "seed") entry.seed = values[i];
+      else entry.writes.push([row.task_id!, row.channel, values[i]] as CheckpointPendingWrite);
+    });
+    return result;
+  }
+
+  /**
+   * Refuses new operations, then closes the pool if this saver created it
+   * (a pool passed to the constructor belongs to the caller and stays open).
+   * Safe to call more than once.
+   */
+  async end(): Promise<void> {
+    this.closing ??= (async () => {
+      this.pool.off?.("error", this.onIdleClientError);
+      if (this.ownsPool) await this.pool.end();
+    })();
+    return this.closing;
+  }
+
+  private decode(row: TupleRow): Promise<CheckpointTuple> {
+    return decodeTuple(this.serde, row, () => this.getNextVersion(undefined));
+  }
+
+  private async query<Row>(operation: string, text: string, values: unknown[]): Promise<Row[]> {
+    this.assertOpen(operation);
+    try {
+      return (await this.pool.query(text, values)).rows as Row[];
+    } catch (error) {
+      throw new CheckpointerDatabaseError(operation, error);
+    }
+  }
+
+  private assertOpen(operation: string): void {
+    if (this.closing !== undefined) throw new CheckpointerClosedError(operation);
+  }
+
+  private readonly onIdleClientError = (error: Error): void => {
+    this.options.logger.warn("an idle database connection failed and was discarded", {
+      error: error.message,
+      code: (error as { code?: unknown }).code,
+    });
+  };
+}

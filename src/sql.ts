@@ -1,0 +1,237 @@
+/**
+ * Every SQL statement the saver sends, built once per schema. Values are
+ * always `$n` parameters; the only thing interpolated is the schema, which
+ * `quoteIdentifier` has escaped when the options were resolved.
+ *
+ * Each saver operation is exactly one of these statements, so each costs one
+ * round trip and is atomic without BEGIN/COMMIT (a data-modifying CTE is one
+ * statement).
+ */
+
+/** Channel name LangGraph uses for `Send` packets (pending sends). */
+const TASKS_CHANNEL = "__pregel_tasks";
+
+export function tableNames(quotedSchema: string) {
+  return {
+    checkpoints: `${quotedSchema}.checkpoints`,
+    blobs: `${quotedSchema}.checkpoint_blobs`,
+    writes: `${quotedSchema}.checkpoint_writes`,
+    migrations: `${quotedSchema}.checkpoint_migrations`,
+  };
+}
+
+export type Tables = ReturnType<typeof tableNames>;
+
+/**
+ * Writes of one checkpoint in `writesSortKey` order: task path, task id, index.
+ * COLLATE "C" compares UTF-8 bytes, which is Unicode code point order, the
+ * order LangGraph's `compareWritesSortKeys` uses.
+ */
+const WRITES_ORDER = `task_path COLLATE "C", task_id COLLATE "C", idx`;
+
+/**
+ * Columns of a checkpoint tuple: the row, its channel blobs (only channels
+ * whose value is stored, i.e. not the "empty" marker) and its pending writes.
+ * `page` is a subquery that has already filtered, ordered and limited the
+ * checkpoints, so the lateral joins run only for rows that are returned.
+ * Pending sends of pre-v4 checkpoints live in the parent's writes; they are
+ * fetched in the same statement so old checkpoints still cost one round trip.
+ */
+function tupleSelect(t: Tables, page: string): string {
+  return `
+SELECT cp.thread_id, cp.checkpoint_ns, cp.checkpoint_id, cp.parent_checkpoint_id,
+       cp.checkpoint, cp.metadata::text AS metadata,
+       bl.channels AS blob_channels, bl.types AS blob_types, bl.blobs AS blob_values,
+       wr.task_ids AS write_task_ids, wr.channels AS write_channels, wr.types AS write_types, wr.blobs AS write_values,
+       ps.types AS send_types, ps.blobs AS send_values
+FROM (${page}) cp
+LEFT JOIN LATERAL (
+  SELECT array_agg(b.channel) AS channels, array_agg(b.type) AS types, array_agg(b.blob) AS blobs
+  FROM jsonb_each_text(cp.checkpoint -> 'channel_versions') v
+  JOIN ${t.blobs} b
+    ON b.thread_id = cp.thread_id AND b.checkpoint_ns = cp.checkpoint_ns
+   AND b.channel = v.key AND b.version = v.value
+  WHERE b.type <> 'empty'
+) bl ON true
+LEFT JOIN LATERAL (
+  SELECT array_agg(w.task_id ORDER BY ${WRITES_ORDER}) AS task_ids,
+         array_agg(w.channel ORDER BY ${WRITES_ORDER}) AS channels,
+         array_agg(w.type ORDER BY ${WRITES_ORDER}) AS types,
+         array_agg(w.blob ORDER BY ${WRITES_ORDER}) AS blobs
+  FROM ${t.writes} w
+  WHERE w.thread_id = cp.thread_id AND w.checkpoint_ns = cp.checkpoint_ns AND w.checkpoint_id = cp.checkpoint_id
+) wr ON true
+LEFT JOIN LATERAL (
+  SELECT array_agg(s.type ORDER BY ${WRITES_ORDER}) AS types,
+         array_agg(s.blob ORDER BY ${WRITES_ORDER}) AS blobs
+  FROM ${t.writes} s
+  WHERE cp.parent_checkpoint_id IS NOT NULL
+    AND (cp.checkpoint -> 'v') < '4'::jsonb
+    AND s.thread_id = cp.thread_id AND s.checkpoint_ns = cp.checkpoint_ns
+    AND s.checkpoint_id = cp.parent_checkpoint_id AND s.channel = '${TASKS_CHANNEL}'
+) ps ON true`;
+}
+
+export function buildStatements(t: Tables) {
+  return {
+    /** $1 thread, $2 namespace, $3 checkpoint id or NULL for the latest. */
+    getTuple: `${tupleSelect(
+      t,
+      `SELECT * FROM ${t.checkpoints}
+       WHERE thread_id = $1 AND checkpoint_ns = $2 AND ($3::text IS NULL OR checkpoint_id = $3)
+       ORDER BY checkpoint_id DESC LIMIT 1`,
+    )}`,
+
+    /**
+     * One page of `list()`. Filters are NULL when unused; Postgres plans each
+     * unnamed statement with its actual values, so unused filters fold away.
+     * Keyset cursor ($6, $7, $8) = (checkpoint_id, thread_id, checkpoint_ns) of
+     * the last row returned; `checkpoint_id <= $6` lets the primary key index
+     * seek straight to the cursor instead of rescanning earlier pages.
+     */
+    listPage: `${tupleSelect(
+      t,
+      `SELECT * FROM ${t.checkpoints}
+       WHERE ($1::text IS NULL OR thread_id = $1)
+         AND ($2::text IS NULL OR checkpoint_ns = $2)
+         AND ($3::text IS NULL OR checkpoint_id = $3)
+         AND ($4::jsonb IS NULL OR metadata @> $4::jsonb)
+         AND ($5::text IS NULL OR checkpoint_id < $5)
+         AND ($6::text IS NULL OR (checkpoint_id <= $6
+              AND (checkpoint_id, thread_id, checkpoint_ns) < ($6, $7::text, $8::text)))
+       ORDER BY checkpoint_id DESC, thread_id DESC, checkpoint_ns DESC
+       LIMIT $9`,
+    )}
+ORDER BY cp.checkpoint_id DESC, cp.thread_id DESC, cp.checkpoint_ns DESC`,
+
+    /**
+     * Blobs and checkpoint in one statement. Blob bytes travel as one binary
+     * parameter ($8) sliced by offset/length: a bytea[] parameter would be sent
+     * as hex text, doubling the bytes on the wire. Blobs are immutable per
+     * (channel, version), so a replay inserts nothing new.
+     */
+    put: `
+WITH new_blobs AS (
+  INSERT INTO ${t.blobs} (thread_id, checkpoint_ns, channel, version, type, blob)
+  SELECT $1, $2, b.channel, b.version, b.type,
+         CASE WHEN b.len < 0 THEN NULL ELSE substring($8::bytea FROM b.off + 1 FOR b.len) END
+  FROM unnest($3::text[], $4::text[], $5::text[], $6::int[], $7::int[]) AS b(channel, version, type, off, len)
+  ON CONFLICT (thread_id, checkpoint_ns, channel, version) DO NOTHING
+)
+INSERT INTO ${t.checkpoints} (thread_id, checkpoint_ns, checkpoint_id, parent_checkpoint_id, checkpoint, metadata)
+VALUES ($1, $2, $9, $10, $11::jsonb, $12::jsonb)
+ON CONFLICT (thread_id, checkpoint_ns, checkpoint_id)
+DO UPDATE SET checkpoint = EXCLUDED.checkpoint, metadata = EXCLUDED.metadata`,
+
+    /**
+     * All writes of one task in one statement. Special writes (negative idx:
+     * __error__, __interrupt__, ...) overwrite, as in the official savers;
+     * regular writes never do, so a replay changes nothing.
+     */
+    putWrites: `
+INSERT INTO ${t.writes} (thread_id, checkpoint_ns, checkpoint_id, task_id, task_path, idx, channel, type, blob)
+SELECT $1, $2, $3, $4, $5, w.idx, w.channel, w.type, substring($11::bytea FROM w.off + 1 FOR w.len)
+FROM unnest($6::int[], $7::text[], $8::text[], $9::int[], $10::int[]) AS w(idx, channel, type, off, len)
+ON CONFLICT (thread_id, checkpoint_ns, checkpoint_id, task_id, idx)
+DO UPDATE SET channel = EXCLUDED.channel, type = EXCLUDED.type, blob = EXCLUDED.blob, task_path = EXCLUDED.task_path
+WHERE EXCLUDED.idx < 0`,
+
+    deleteThread: `
+WITH deleted_blobs AS (DELETE FROM ${t.blobs} WHERE thread_id = $1),
+     deleted_writes AS (DELETE FROM ${t.writes} WHERE thread_id = $1)
+DELETE FROM ${t.checkpoints} WHERE thread_id = $1`,
+
+    /**
+     * The whole ancestor walk of `getDeltaChannelHistory` in one statement.
+     * `chain` follows parent ids up from the target's parent; `wanted` holds the
+     * channels still looking for a seed when a checkpoint is reached, and the
+     * walk stops once every channel found one. Result rows: each channel's
+     * seed blob, then the writes to wanted channels, oldest first and in
+     * `writesSortKey` order within a checkpoint.
+     * $1 thread, $2 namespace, $3 checkpoint id or NULL for latest, $4 channels.
+     */
+    deltaHistory: `
+WITH RECURSIVE target AS (
+  SELECT parent_checkpoint_id FROM ${t.checkpoints}
+  WHERE thread_id = $1 AND checkpoint_ns = $2 AND ($3::text IS NULL OR checkpoint_id = $3)
+  ORDER BY checkpoint_id DESC LIMIT 1
+), chain AS (
+  SELECT c.checkpoint_id, c.parent_checkpoint_id, c.checkpoint, 1 AS depth, $4::text[] AS wanted
+  FROM target JOIN ${t.checkpoints} c
+    ON c.thread_id = $1 AND c.checkpoint_ns = $2 AND c.checkpoint_id = target.parent_checkpoint_id
+  UNION ALL
+  SELECT c.checkpoint_id, c.parent_checkpoint_id, c.checkpoint, chain.depth + 1, still.wanted
+  FROM chain
+  CROSS JOIN LATERAL (
+    SELECT ARRAY(
+      SELECT ch FROM unnest(chain.wanted) AS ch
+      WHERE NOT EXISTS (
+        SELECT 1 FROM ${t.blobs} b
+        WHERE b.thread_id = $1 AND b.checkpoint_ns = $2 AND b.channel = ch
+          AND b.version = chain.checkpoint -> 'channel_versions' ->> ch AND b.type <> 'empty')
+    ) AS wanted
+  ) still
+  JOIN ${t.checkpoints} c
+    ON c.thread_id = $1 AND c.checkpoint_ns = $2 AND c.checkpoint_id = chain.parent_checkpoint_id
+  WHERE cardinality(still.wanted) > 0
+)
+SELECT * FROM (
+SELECT 'seed' AS kind, chain.depth, b.channel, NULL::text AS task_id, NULL::text AS task_path,
+       NULL::int AS idx, b.type, b.blob
+FROM chain CROSS JOIN LATERAL unnest(chain.wanted) AS ch
+JOIN ${t.blobs} b
+  ON b.thread_id = $1 AND b.checkpoint_ns = $2 AND b.channel = ch
+ AND b.version = chain.checkpoint -> 'channel_versions' ->> ch AND b.type <> 'empty'
+UNION ALL
+SELECT 'write', chain.depth, w.channel, w.task_id, w.task_path, w.idx, w.type, w.blob
+FROM chain JOIN ${t.writes} w
+  ON w.thread_id = $1 AND w.checkpoint_ns = $2 AND w.checkpoint_id = chain.checkpoint_id
+ AND w.channel = ANY (chain.wanted)
+) history
+ORDER BY kind, depth DESC, task_path COLLATE "C", task_id COLLATE "C", idx`,
+  };
+}
+
+export type Statements = ReturnType<typeof buildStatements>;
+
+/** Statements used only by the migration runner in `setup()`. */
+export function buildSetupStatements(t: Tables) {
+  return {
+    currentVersion: `SELECT max(v) AS v FROM ${t.migrations}`,
+    /** Transaction-scoped, so it is released at COMMIT and safe behind PgBouncer transaction pooling. */
+    lock: `SELECT pg_advisory_xact_lock(hashtextextended('langgraph-checkpoint-pg:setup:' || $1, 0))`,
+    schemaExists: `SELECT 1 FROM pg_namespace WHERE nspname = $1`,
+    migrationsTableExists: `SELECT to_regclass($1) IS NOT NULL AS exists`,
+    recordVersions: `INSERT INTO ${t.migrations} (v) SELECT generate_series($1::int, $2::int) ON CONFLICT (v) DO NOTHING`,
+  };
+}
+
+/** A row of `getTuple` / `listPage`. Aggregated arrays are NULL when empty. */
+export interface TupleRow {
+  thread_id: string;
+  checkpoint_ns: string;
+  checkpoint_id: string;
+  parent_checkpoint_id: string | null;
+  checkpoint: Record<string, unknown>;
+  /** JSON text (selected as text so it reaches the serializer unparsed). */
+  metadata: string;
+  blob_channels: string[] | null;
+  blob_types: string[] | null;
+  blob_values: Array<Buffer | null> | null;
+  write_task_ids: string[] | null;
+  write_channels: string[] | null;
+  write_types: string[] | null;
+  write_values: Buffer[] | null;
+  send_types: string[] | null;
+  send_values: Buffer[] | null;
+}
+
+/** A row of `deltaHistory`. */
+export interface DeltaHistoryRow {
+  kind: "seed" | "write";
+  depth: number;
+  channel: string;
+  task_id: string | null;
+  type: string;
+  blob: Buffer | null;
+}

@@ -1,0 +1,52 @@
+import { randomBytes } from "node:crypto";
+import pg from "pg";
+import { afterAll, beforeAll, inject } from "vitest";
+
+/**
+ * A database of its own for the calling test file, created before its tests
+ * and dropped after. `url()` is valid inside tests and hooks.
+ */
+export function useTestDatabase(): { url: () => string; name: () => string } {
+  let url: string | undefined;
+  let name: string | undefined;
+  beforeAll(async () => {
+    ({ url, name } = await createDatabase());
+  });
+  afterAll(async () => {
+    if (name) await dropDatabase(name);
+  });
+  return {
+    url: () => url ?? fail(),
+    name: () => name ?? fail(),
+  };
+}
+
+export async function createDatabase(): Promise<{ url: string; name: string }> {
+  const name = `t_${randomBytes(6).toString("hex")}`;
+  await withAdmin((c) => c.query(`CREATE DATABASE ${name}`));
+  return { url: withDatabase(inject("adminUrl"), name), name };
+}
+
+export async function dropDatabase(name: string): Promise<void> {
+  await withAdmin((c) => c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`));
+}
+
+export function withDatabase(url: string, database: string): string {
+  const u = new URL(url);
+  u.pathname = `/${database}`;
+  return u.toString();
+}
+
+async function withAdmin<T>(f: (client: pg.Client) => Promise<T>): Promise<T> {
+  const client = new pg.Client({ connectionString: inject("adminUrl") });
+  await client.connect();
+  try {
+    return await f(client);
+  } finally {
+    await client.end();
+  }
+}
+
+function fail(): never {
+  throw new Error("the test database is only available inside tests and hooks");
+}
