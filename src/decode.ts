@@ -74,7 +74,17 @@ export function decodeAll(
   types: readonly string[],
   blobs: ReadonlyArray<Uint8Array | null>,
 ): Promise<unknown[]> {
-  return Promise.all(types.map((type, i) => serde.loadsTyped(type, blobs[i] ?? new Uint8Array())));
+  return Promise.all(types.map((type, i) => serde.loadsTyped(type, asStoredBytes(type, blobs[i]))));
+}
+
+/**
+ * node-postgres returns bytea as a Buffer, often a slice of a shared slab.
+ * A value stored as raw bytes comes back as its own plain Uint8Array, the
+ * type that was stored, not a Buffer exposing unrelated memory via `.buffer`.
+ */
+function asStoredBytes(type: string, blob: Uint8Array | null | undefined): Uint8Array {
+  if (blob === null || blob === undefined) return new Uint8Array();
+  return type === "bytes" ? new Uint8Array(blob) : blob;
 }
 
 /**

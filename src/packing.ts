@@ -9,7 +9,7 @@
 export interface PackedBlobs {
   offsets: number[];
   lengths: number[];
-  data: Buffer;
+  data: Uint8Array;
 }
 
 export function packBlobs(blobs: ReadonlyArray<Uint8Array | null>): PackedBlobs {
@@ -30,6 +30,6 @@ export function packBlobs(blobs: ReadonlyArray<Uint8Array | null>): PackedBlobs 
   return { offsets, lengths, data: parts.length === 1 ? toBuffer(parts[0]!) : Buffer.concat(parts, offset) };
 }
 
-function toBuffer(bytes: Uint8Array): Buffer {
+function toBuffer(bytes: Uint8Array): Uint8Array {
   return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }

@@ -1,8 +1,7 @@
-import type pg from "pg";
-
 /**
  * The part of `pg.Pool` the saver uses. Structural, so a caller's own
- * `pg.Pool` (any version with this shape) or an instrumented wrapper fits.
+ * `pg.Pool` (any version with this shape) or an instrumented wrapper fits,
+ * and the package's types do not depend on `@types/pg`.
  */
 export interface PgPool {
   query(text: string, values?: unknown[]): Promise<{ rows: unknown[] }>;
@@ -12,4 +11,8 @@ export interface PgPool {
   off?(event: "error", listener: (error: Error) => void): unknown;
 }
 
-export type PgPoolClient = Pick<pg.PoolClient, "query" | "release">;
+export interface PgPoolClient {
+  query(text: string, values?: unknown[]): Promise<{ rows: unknown[] }>;
+  /** Passing an error tells the pool to discard the connection instead of reusing it. */
+  release(error?: Error | boolean): void;
+}

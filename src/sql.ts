@@ -217,13 +217,13 @@ export interface TupleRow {
   metadata: string;
   blob_channels: string[] | null;
   blob_types: string[] | null;
-  blob_values: Array<Buffer | null> | null;
+  blob_values: Array<Uint8Array | null> | null;
   write_task_ids: string[] | null;
   write_channels: string[] | null;
   write_types: string[] | null;
-  write_values: Buffer[] | null;
+  write_values: Uint8Array[] | null;
   send_types: string[] | null;
-  send_values: Buffer[] | null;
+  send_values: Uint8Array[] | null;
 }
 
 /** A row of `deltaHistory`. */
@@ -233,5 +233,5 @@ export interface DeltaHistoryRow {
   channel: string;
   task_id: string | null;
   type: string;
-  blob: Buffer | null;
+  blob: Uint8Array | null;
 }
