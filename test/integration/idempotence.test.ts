@@ -1,8 +1,6 @@
 import { ERROR, INTERRUPT } from "@langchain/langgraph-checkpoint";
-import pg from "pg";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { PostgresSaver } from "../../src/index.js";
-import { useTestDatabase } from "../support/database.js";
+import { describe, expect, it } from "vitest";
+import { useSaver } from "../support/saver.js";
 import { checkpointWith, loopMetadata, threadId } from "../support/fixtures.js";
 import { countRows } from "../support/rows.js";
 
@@ -10,22 +8,11 @@ import { countRows } from "../support/rows.js";
  * A retry after an ambiguous network failure replays the same call. Replays
  * must leave exactly the rows one call leaves, without errors.
  */
-const db = useTestDatabase();
-let pool: pg.Pool;
-let saver: PostgresSaver;
+const env = useSaver();
 
-beforeAll(async () => {
-  pool = new pg.Pool({ connectionString: db.url() });
-  saver = new PostgresSaver(pool);
-  await saver.setup();
-});
-afterAll(async () => {
-  await saver.end();
-  await pool.end();
-});
 
 async function snapshot(thread: string) {
-  const { rows } = await pool.query(
+  const { rows } = await env.pool.query(
     `SELECT 'cp' AS t, checkpoint_id AS k, checkpoint::text || metadata::text AS v FROM checkpoints WHERE thread_id = $1
      UNION ALL SELECT 'blob', channel || '@' || version, encode(blob, 'hex') FROM checkpoint_blobs WHERE thread_id = $1
      UNION ALL SELECT 'write', checkpoint_id || '/' || task_id || '/' || idx, channel || ':' || encode(blob, 'hex') || ':' || task_path
@@ -41,28 +28,28 @@ describe("replaying writes", () => {
     const thread = threadId();
     const cp = checkpointWith({ a: { deep: [1, 2, 3] }, b: "text" });
     const config = { configurable: { thread_id: thread } };
-    await saver.put(config, cp, loopMetadata, cp.channel_versions);
+    await env.saver.put(config, cp, loopMetadata, cp.channel_versions);
     const once = await snapshot(thread);
-    await saver.put(config, cp, loopMetadata, cp.channel_versions);
-    await Promise.all(Array.from({ length: 10 }, () => saver.put(config, cp, loopMetadata, cp.channel_versions)));
+    await env.saver.put(config, cp, loopMetadata, cp.channel_versions);
+    await Promise.all(Array.from({ length: 10 }, () => env.saver.put(config, cp, loopMetadata, cp.channel_versions)));
     expect(await snapshot(thread)).toEqual(once);
-    expect(await countRows(pool, "public", thread)).toEqual({ checkpoints: 1, blobs: 2, writes: 0 });
+    expect(await countRows(env.pool, "public", thread)).toEqual({ checkpoints: 1, blobs: 2, writes: 0 });
   });
 
   it("putWrites replayed leaves the same rows, and regular writes are never overwritten", async () => {
     const thread = threadId();
     const cp = checkpointWith({ a: 1 });
-    const config = await saver.put({ configurable: { thread_id: thread } }, cp, loopMetadata, cp.channel_versions);
+    const config = await env.saver.put({ configurable: { thread_id: thread } }, cp, loopMetadata, cp.channel_versions);
     const writes: [string, unknown][] = [["a", 1], ["b", { x: "y" }], ["a", 3]];
-    await saver.putWrites(config, writes, "task-1", "~path");
+    await env.saver.putWrites(config, writes, "task-1", "~path");
     const once = await snapshot(thread);
-    await saver.putWrites(config, writes, "task-1", "~path");
-    await Promise.all(Array.from({ length: 8 }, () => saver.putWrites(config, writes, "task-1", "~path")));
+    await env.saver.putWrites(config, writes, "task-1", "~path");
+    await Promise.all(Array.from({ length: 8 }, () => env.saver.putWrites(config, writes, "task-1", "~path")));
     expect(await snapshot(thread)).toEqual(once);
 
     // Same task and index with different values: the first value stays.
-    await saver.putWrites(config, [["a", "changed"]], "task-1", "~path");
-    const tuple = await saver.getTuple(config);
+    await env.saver.putWrites(config, [["a", "changed"]], "task-1", "~path");
+    const tuple = await env.saver.getTuple(config);
     expect(tuple!.pendingWrites).toEqual([
       ["task-1", "a", 1],
       ["task-1", "b", { x: "y" }],
@@ -73,16 +60,16 @@ describe("replaying writes", () => {
   it("special writes (__error__, __interrupt__) overwrite, like the official savers", async () => {
     const thread = threadId();
     const cp = checkpointWith({ a: 1 });
-    const config = await saver.put({ configurable: { thread_id: thread } }, cp, loopMetadata, cp.channel_versions);
-    await saver.putWrites(config, [[ERROR, { message: "first" }]], "task-1");
-    await saver.putWrites(config, [[ERROR, { message: "second" }]], "task-1");
-    await saver.putWrites(config, [[INTERRUPT, ["ask"]], [INTERRUPT, ["ask again"]]], "task-2");
-    const tuple = await saver.getTuple(config);
+    const config = await env.saver.put({ configurable: { thread_id: thread } }, cp, loopMetadata, cp.channel_versions);
+    await env.saver.putWrites(config, [[ERROR, { message: "first" }]], "task-1");
+    await env.saver.putWrites(config, [[ERROR, { message: "second" }]], "task-1");
+    await env.saver.putWrites(config, [[INTERRUPT, ["ask"]], [INTERRUPT, ["ask again"]]], "task-2");
+    const tuple = await env.saver.getTuple(config);
     expect(tuple!.pendingWrites).toEqual([
       ["task-1", ERROR, { message: "second" }],
       ["task-2", INTERRUPT, ["ask again"]],
     ]);
-    expect((await countRows(pool, "public", thread)).writes).toBe(2);
+    expect((await countRows(env.pool, "public", thread)).writes).toBe(2);
   });
 
   it("blobs are immutable per (channel, version): a replayed put with a changed value keeps the stored one", async () => {
@@ -90,8 +77,8 @@ describe("replaying writes", () => {
     const thread = threadId();
     const config = { configurable: { thread_id: thread } };
     const cp = checkpointWith({ a: "original" });
-    await saver.put(config, cp, loopMetadata, cp.channel_versions);
-    await saver.put(config, { ...cp, channel_values: { a: "other" } }, loopMetadata, cp.channel_versions);
-    expect((await saver.getTuple(config))!.checkpoint.channel_values).toEqual({ a: "original" });
+    await env.saver.put(config, cp, loopMetadata, cp.channel_versions);
+    await env.saver.put(config, { ...cp, channel_values: { a: "other" } }, loopMetadata, cp.channel_versions);
+    expect((await env.saver.getTuple(config))!.checkpoint.channel_values).toEqual({ a: "original" });
   });
 });

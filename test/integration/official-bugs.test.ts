@@ -1,24 +1,13 @@
 import pg from "pg";
-import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { CheckpointerClosedError, InvalidInputError, InvalidOptionsError, PostgresSaver } from "../../src/index.js";
-import { useTestDatabase } from "../support/database.js";
+import { useSaver } from "../support/saver.js";
 import { checkpointWith, loopMetadata, metadataWith, threadId } from "../support/fixtures.js";
 import { countRows } from "../support/rows.js";
 
 /** Each case is something the official saver gets wrong (see DESIGN notes). */
-const db = useTestDatabase();
-let pool: pg.Pool;
-let saver: PostgresSaver;
+const env = useSaver();
 
-beforeAll(async () => {
-  pool = new pg.Pool({ connectionString: db.url() });
-  saver = new PostgresSaver(pool);
-  await saver.setup();
-});
-afterAll(async () => {
-  await saver.end();
-  await pool.end();
-});
 
 describe("NUL characters round-trip", () => {
   const nul = "before\u0000after";
@@ -27,9 +16,9 @@ describe("NUL characters round-trip", () => {
     const thread = threadId();
     const metadata = metadataWith({ note: nul, [`key${nul}`]: [nul, { inner: `\u0000${nul}\uffff` }], mark: "\uffffstarts with the escape mark" });
     const cp = checkpointWith({ text: nul, nested: { list: [nul, "\u0000"] } });
-    const config = await saver.put({ configurable: { thread_id: thread } }, cp, metadata, cp.channel_versions);
-    await saver.putWrites(config, [["text", `write ${nul}`]], "task\u00e9");
-    const tuple = await saver.getTuple(config);
+    const config = await env.saver.put({ configurable: { thread_id: thread } }, cp, metadata, cp.channel_versions);
+    await env.saver.putWrites(config, [["text", `write ${nul}`]], "task\u00e9");
+    const tuple = await env.saver.getTuple(config);
     expect(tuple!.metadata).toEqual(metadata);
     expect(tuple!.checkpoint.channel_values).toEqual(cp.channel_values);
     expect(tuple!.pendingWrites).toEqual([["task\u00e9", "text", `write ${nul}`]]);
@@ -38,20 +27,20 @@ describe("NUL characters round-trip", () => {
   it("list filters match metadata values that contain NUL", async () => {
     const thread = threadId();
     const cp = checkpointWith({ a: 1 });
-    await saver.put({ configurable: { thread_id: thread } }, cp, metadataWith({ tag: nul }), cp.channel_versions);
+    await env.saver.put({ configurable: { thread_id: thread } }, cp, metadataWith({ tag: nul }), cp.channel_versions);
     const found = [];
-    for await (const t of saver.list({ configurable: { thread_id: thread } }, { filter: { tag: nul } })) found.push(t);
+    for await (const t of env.saver.list({ configurable: { thread_id: thread } }, { filter: { tag: nul } })) found.push(t);
     expect(found).toHaveLength(1);
     const none = [];
-    for await (const t of saver.list({ configurable: { thread_id: thread } }, { filter: { tag: "beforeafter" } })) none.push(t);
+    for await (const t of env.saver.list({ configurable: { thread_id: thread } }, { filter: { tag: "beforeafter" } })) none.push(t);
     expect(none).toHaveLength(0);
   });
 
   it("metadata without NUL is stored exactly as plain JSON (what the official saver reads)", async () => {
     const thread = threadId();
     const cp = checkpointWith({ a: 1 });
-    await saver.put({ configurable: { thread_id: thread } }, cp, metadataWith({ plain: "é ü 😀" }), cp.channel_versions);
-    const { rows } = await pool.query("SELECT metadata FROM checkpoints WHERE thread_id = $1", [thread]);
+    await env.saver.put({ configurable: { thread_id: thread } }, cp, metadataWith({ plain: "é ü 😀" }), cp.channel_versions);
+    const { rows } = await env.pool.query("SELECT metadata FROM checkpoints WHERE thread_id = $1", [thread]);
     expect(rows[0].metadata).toEqual({ ...loopMetadata, plain: "é ü 😀" });
   });
 });
@@ -59,11 +48,11 @@ describe("NUL characters round-trip", () => {
 it("putWrites without checkpoint_ns stores the root namespace ''", async () => {
   const thread = threadId();
   const cp = checkpointWith({ a: 1 });
-  const config = await saver.put({ configurable: { thread_id: thread } }, cp, loopMetadata, cp.channel_versions);
-  await saver.putWrites({ configurable: { thread_id: thread, checkpoint_id: cp.id } }, [["a", 2]], "t");
-  const { rows } = await pool.query("SELECT checkpoint_ns FROM checkpoint_writes WHERE thread_id = $1", [thread]);
+  const config = await env.saver.put({ configurable: { thread_id: thread } }, cp, loopMetadata, cp.channel_versions);
+  await env.saver.putWrites({ configurable: { thread_id: thread, checkpoint_id: cp.id } }, [["a", 2]], "t");
+  const { rows } = await env.pool.query("SELECT checkpoint_ns FROM checkpoint_writes WHERE thread_id = $1", [thread]);
   expect(rows).toEqual([{ checkpoint_ns: "" }]);
-  expect((await saver.getTuple(config))!.pendingWrites).toEqual([["t", "a", 2]]);
+  expect((await env.saver.getTuple(config))!.pendingWrites).toEqual([["t", "a", 2]]);
 });
 
 describe("nothing the caller passes is pasted into SQL", () => {
@@ -72,26 +61,26 @@ describe("nothing the caller passes is pasted into SQL", () => {
   it("list() refuses a limit that is not a non-negative integer", async () => {
     for (const limit of ["1; DROP TABLE checkpoints", -1, 1.5, Number.NaN]) {
       await expect(async () => {
-        for await (const _ of saver.list({}, { limit: limit as number })) {
+        for await (const _ of env.saver.list({}, { limit: limit as number })) {
         }
       }).rejects.toThrow(InvalidInputError);
     }
-    expect((await pool.query("SELECT to_regclass('checkpoints') IS NOT NULL AS ok")).rows[0].ok).toBe(true);
+    expect((await env.pool.query("SELECT to_regclass('checkpoints') IS NOT NULL AS ok")).rows[0].ok).toBe(true);
   });
 
   it("hostile thread ids, namespaces, channels and metadata filters are plain values", async () => {
     const cp = checkpointWith({ [hostile]: hostile });
-    const config = await saver.put({ configurable: { thread_id: hostile, checkpoint_ns: hostile } }, cp, metadataWith({ [hostile]: hostile }), cp.channel_versions);
-    await saver.putWrites(config, [[hostile, hostile]], hostile, hostile);
-    const tuple = await saver.getTuple(config);
+    const config = await env.saver.put({ configurable: { thread_id: hostile, checkpoint_ns: hostile } }, cp, metadataWith({ [hostile]: hostile }), cp.channel_versions);
+    await env.saver.putWrites(config, [[hostile, hostile]], hostile, hostile);
+    const tuple = await env.saver.getTuple(config);
     expect(tuple!.checkpoint.channel_values).toEqual({ [hostile]: hostile });
     const matches = [];
-    for await (const t of saver.list({ configurable: { thread_id: hostile } }, { filter: { [hostile]: hostile } })) matches.push(t);
+    for await (const t of env.saver.list({ configurable: { thread_id: hostile } }, { filter: { [hostile]: hostile } })) matches.push(t);
     expect(matches).toHaveLength(1);
     const injected = [];
-    for await (const t of saver.list({}, { filter: { "source') OR true --": "x", [`'${hostile}`]: { "\"": 1 } } })) injected.push(t);
+    for await (const t of env.saver.list({}, { filter: { "source') OR true --": "x", [`'${hostile}`]: { "\"": 1 } } })) injected.push(t);
     expect(injected).toHaveLength(0);
-    expect((await pool.query("SELECT to_regclass('checkpoints') IS NOT NULL AS ok")).rows[0].ok).toBe(true);
+    expect((await env.pool.query("SELECT to_regclass('checkpoints') IS NOT NULL AS ok")).rows[0].ok).toBe(true);
   });
 });
 
@@ -99,21 +88,21 @@ describe("the schema option is an identifier, never SQL", () => {
   it.each([`we"ird; DROP TABLE public.canary; --`, "with space", "UPPER lower", "ünïcode 🙂"])(
     "schema %j works and touches nothing else",
     async (schema) => {
-      await pool.query("CREATE TABLE IF NOT EXISTS public.canary (x int)");
-      const s = new PostgresSaver(pool, undefined, { schema });
+      await env.pool.query("CREATE TABLE IF NOT EXISTS public.canary (x int)");
+      const s = new PostgresSaver(env.pool, undefined, { schema });
       await s.setup();
       const thread = threadId();
       const cp = checkpointWith({ a: 1 });
       const config = await s.put({ configurable: { thread_id: thread } }, cp, loopMetadata, cp.channel_versions);
       expect((await s.getTuple(config))!.checkpoint.channel_values).toEqual({ a: 1 });
-      expect(await countRows(pool, schema, thread)).toEqual({ checkpoints: 1, blobs: 1, writes: 0 });
-      expect((await pool.query("SELECT to_regclass('public.canary') IS NOT NULL AS ok")).rows[0].ok).toBe(true);
-      expect((await pool.query("SELECT 1 FROM pg_namespace WHERE nspname = $1", [schema])).rowCount).toBe(1);
+      expect(await countRows(env.pool, schema, thread)).toEqual({ checkpoints: 1, blobs: 1, writes: 0 });
+      expect((await env.pool.query("SELECT to_regclass('public.canary') IS NOT NULL AS ok")).rows[0].ok).toBe(true);
+      expect((await env.pool.query("SELECT 1 FROM pg_namespace WHERE nspname = $1", [schema])).rowCount).toBe(1);
     },
   );
 
   it.each(["", "x".repeat(64), "nul\u0000byte", 42])("schema %j is refused with InvalidOptionsError", (schema) => {
-    expect(() => new PostgresSaver(pool, undefined, { schema: schema as string })).toThrow(InvalidOptionsError);
+    expect(() => new PostgresSaver(env.pool, undefined, { schema: schema as string })).toThrow(InvalidOptionsError);
   });
 });
 
@@ -121,11 +110,11 @@ describe("connections and lifecycle", () => {
   it("an idle connection killed by the server does not crash the process; the saver carries on", async () => {
     const warn = vi.fn();
     const logger = { debug() {}, info() {}, warn, error() {} };
-    const own = PostgresSaver.fromConnString(db.url(), { logger });
+    const own = PostgresSaver.fromConnString(env.url(), { logger });
     await own.setup();
     const { rows } = await own.pool.query("SELECT pg_backend_pid() AS pid");
     // The connection is now idle in the pool; kill it from outside.
-    await pool.query("SELECT pg_terminate_backend($1)", [(rows[0] as { pid: number }).pid]);
+    await env.pool.query("SELECT pg_terminate_backend($1)", [(rows[0] as { pid: number }).pid]);
     await vi.waitFor(() => expect(warn).toHaveBeenCalled(), { timeout: 5000 });
     expect(String(warn.mock.calls[0]![0])).toMatch(/idle database connection/);
     const cp = checkpointWith({ a: 1 });
@@ -135,7 +124,7 @@ describe("connections and lifecycle", () => {
   });
 
   it("end() closes a pool the saver created, but not one the caller passed in", async () => {
-    const callerPool = new pg.Pool({ connectionString: db.url() });
+    const callerPool = new pg.Pool({ connectionString: env.url() });
     const borrowed = new PostgresSaver(callerPool);
     await borrowed.setup();
     await borrowed.end();
@@ -143,14 +132,14 @@ describe("connections and lifecycle", () => {
     expect(callerPool.listenerCount("error")).toBe(0);
     await callerPool.end();
 
-    const own = PostgresSaver.fromConnString(db.url());
+    const own = PostgresSaver.fromConnString(env.url());
     await own.setup();
     await own.end();
     await expect(own.pool.query("SELECT 1")).rejects.toThrow();
   });
 
   it("end() is idempotent and later operations fail with CheckpointerClosedError", async () => {
-    const own = PostgresSaver.fromConnString(db.url());
+    const own = PostgresSaver.fromConnString(env.url());
     await Promise.all([own.end(), own.end()]);
     await own.end();
     await expect(own.getTuple({ configurable: { thread_id: "t" } })).rejects.toThrow(CheckpointerClosedError);
