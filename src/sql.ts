@@ -188,7 +188,7 @@ FROM chain JOIN ${t.writes} w
   ON w.thread_id = $1 AND w.checkpoint_ns = $2 AND w.checkpoint_id = chain.checkpoint_id
  AND w.channel = ANY (chain.wanted)
 ) history
-ORDER BY kind, depth ASC, task_path COLLATE "C", task_id COLLATE "C", idx`,
+ORDER BY kind, depth DESC, task_path COLLATE "C", task_id COLLATE "C", idx`,
   };
 }
 
