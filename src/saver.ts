@@ -202,8 +202,10 @@ export class PostgresSaver extends BaseCheckpointSaver {
    */
   async end(): Promise<void> {
     this.closing ??= (async () => {
-      this.pool.off?.("error", this.onIdleClientError);
+      // Our own pool keeps its error listener: connections can still report
+      // errors while they close, and an unheard "error" would crash the process.
       if (this.ownsPool) await this.pool.end();
+      else this.pool.off?.("error", this.onIdleClientError);
     })();
     return this.closing;
   }
