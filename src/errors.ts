@@ -10,6 +10,8 @@ export type CheckpointerErrorCode =
   | "SERIALIZATION"
   | "MIGRATION"
   | "DATABASE"
+  | "UNAVAILABLE"
+  | "POOL_EXHAUSTED"
   | "CLOSED";
 
 export class CheckpointerError extends Error {
@@ -70,6 +72,36 @@ export class CheckpointerDatabaseError extends CheckpointerError {
   }
 }
 
+/**
+ * The database cannot be reached right now: retries ran out, the operation
+ * deadline passed, or the circuit breaker is open and failing fast.
+ * `retryInMs` says when the breaker will let a trial call through.
+ * Nothing acknowledged is lost; re-invoking the graph on the same thread
+ * resumes from the last stored checkpoint.
+ */
+export class CheckpointerUnavailableError extends CheckpointerError {
+  readonly operation: string;
+  readonly retryInMs: number;
+
+  constructor(operation: string, reason: string, options: { cause?: unknown; retryInMs?: number } = {}) {
+    const detail = options.cause instanceof Error ? `: ${options.cause.message}` : "";
+    super("UNAVAILABLE", `${operation} failed: the database is unavailable (${reason})${detail}`, options);
+    this.operation = operation;
+    this.retryInMs = options.retryInMs ?? 0;
+  }
+}
+
+/** Every pooled connection stayed busy for the whole acquire timeout. Raise `pool.max` or lower concurrency. */
+export class PoolExhaustedError extends CheckpointerError {
+  constructor(operation: string, max: number | undefined, waitedMs: number, options?: { cause?: unknown }) {
+    super(
+      "POOL_EXHAUSTED",
+      `${operation} failed: all ${max ?? "pooled"} connections stayed busy for ${waitedMs} ms (the acquire timeout)`,
+      options,
+    );
+  }
+}
+
 /** The saver was closed with `end()`; it accepts no new operations. */
 export class CheckpointerClosedError extends CheckpointerError {
   constructor(operation: string) {
@@ -83,6 +115,31 @@ export const SQLSTATE = {
   invalidSchemaName: "3F000",
   uniqueViolation: "23505",
 } as const;
+
+/**
+ * SQLSTATEs worth retrying: the server went away or restarted (57P01
+ * admin_shutdown, 57P02 crash_shutdown, 57P03 cannot_connect_now), a
+ * serialization failure or deadlock (40001, 40P01), too many connections
+ * (53300). Class 08 (connection exceptions) is transient as a whole.
+ */
+const TRANSIENT_SQLSTATES = new Set(["57P01", "57P02", "57P03", "40001", "40P01", "53300"]);
+
+/** Node socket errors that mean the connection, not the statement, failed. */
+const TRANSIENT_SOCKET_CODES = new Set([
+  "ECONNRESET", "ECONNREFUSED", "ECONNABORTED", "EPIPE", "ETIMEDOUT", "EHOSTUNREACH", "ENETUNREACH", "EAI_AGAIN",
+]);
+
+/** node-postgres reports a dropped connection with these messages and no code. */
+const TRANSIENT_MESSAGES = /Connection terminated|Client has encountered a connection error|connection timeout|timeout exceeded when trying to connect|Query read timeout|server closed the connection|terminating connection/i;
+
+/** Whether retrying the same statement on a fresh connection may succeed. Safe because every write is idempotent. */
+export function isTransient(error: unknown): boolean {
+  const state = sqlstateOf(error);
+  if (state !== undefined) return state.startsWith("08") || TRANSIENT_SQLSTATES.has(state);
+  const code = (error as { code?: unknown } | null)?.code;
+  if (typeof code === "string" && TRANSIENT_SOCKET_CODES.has(code)) return true;
+  return error instanceof Error && TRANSIENT_MESSAGES.test(error.message);
+}
 
 export function sqlstateOf(error: unknown): string | undefined {
   if (typeof error !== "object" || error === null) return undefined;

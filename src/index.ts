@@ -1,14 +1,31 @@
 export { PostgresSaver } from "./saver.js";
+export { MemoryCheckpointer } from "./memory.js";
+export { createCheckpointer } from "./factory.js";
+export type { Checkpointer, FactoryOptions } from "./factory.js";
+export { closeOnSignals } from "./shutdown.js";
+export type { CloseOnSignalsOptions, ShutdownSignal } from "./shutdown.js";
 export {
   CheckpointerError,
   CheckpointerClosedError,
   CheckpointerDatabaseError,
+  CheckpointerUnavailableError,
   InvalidInputError,
   InvalidOptionsError,
   MigrationError,
+  PoolExhaustedError,
   SerializationError,
 } from "./errors.js";
 export type { CheckpointerErrorCode } from "./errors.js";
-export type { Logger, PostgresSaverOptions } from "./options.js";
-export type { PgPool, PgPoolClient } from "./pool.js";
+export type { HealthReport } from "./health.js";
+export type { LastError } from "./executor.js";
+export type {
+  CircuitBreakerOptions,
+  HealthMonitorOptions,
+  Logger,
+  PoolOptions,
+  PostgresSaverOptions,
+  RetryOptions,
+} from "./options.js";
+export type { PgPool, PgPoolClient, PoolStats } from "./pool.js";
+export type { CircuitState } from "./resilience.js";
 export { LATEST_VERSION as SCHEMA_VERSION } from "./migrations.js";

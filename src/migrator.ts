@@ -1,7 +1,8 @@
-import { CheckpointerDatabaseError, MigrationError, SQLSTATE, sqlstateOf } from "./errors.js";
+import { MigrationError, SQLSTATE, isTransient, sqlstateOf } from "./errors.js";
+import type { Executor } from "./executor.js";
 import { LATEST_VERSION, migrations } from "./migrations.js";
 import type { ResolvedOptions } from "./options.js";
-import type { PgPool, PgPoolClient } from "./pool.js";
+import type { PgPoolClient } from "./pool.js";
 import { buildSetupStatements, tableNames } from "./sql.js";
 
 /**
@@ -9,62 +10,54 @@ import { buildSetupStatements, tableNames } from "./sql.js";
  * one query. Otherwise everything happens in one transaction holding a
  * transaction-scoped advisory lock on the schema name: concurrent callers
  * queue on the lock, and the ones that follow find the work done. Nothing is
- * session-scoped, so this works through PgBouncer in transaction mode, and a
- * failure leaves the schema exactly as it was.
+ * session-scoped, so this works through PgBouncer in transaction mode; a
+ * failure rolls everything back, so a retry starts clean.
  */
-export async function runMigrations(pool: PgPool, options: ResolvedOptions): Promise<void> {
+export async function runMigrations(executor: Executor, options: ResolvedOptions): Promise<void> {
   const tables = tableNames(options.quotedSchema);
   const sql = buildSetupStatements(tables);
-  if ((await currentVersion(pool, sql.currentVersion)) >= LATEST_VERSION) return;
+  const current = await executor.run("setup", async (client) => {
+    try {
+      const { rows } = await client.query(sql.currentVersion);
+      return (rows[0] as { v: number | null } | undefined)?.v ?? -1;
+    } catch (error) {
+      const code = sqlstateOf(error);
+      if (code === SQLSTATE.undefinedTable || code === SQLSTATE.invalidSchemaName) return -1;
+      throw error;
+    }
+  });
+  if (current >= LATEST_VERSION) return;
+  await executor.run("setup", (client) => migrate(client, options, sql, migrations(tables)));
+}
 
-  const client = await connect(pool);
-  let failure: unknown;
+async function migrate(
+  client: PgPoolClient,
+  options: ResolvedOptions,
+  sql: ReturnType<typeof buildSetupStatements>,
+  steps: readonly string[],
+): Promise<void> {
   try {
-    await run(client, "BEGIN");
-    await run(client, sql.lock, [options.schema]);
-    const schemaExists = await run(client, sql.schemaExists, [options.schema]);
-    if (schemaExists.length === 0) await run(client, `CREATE SCHEMA IF NOT EXISTS ${options.quotedSchema}`);
-    const [{ exists }] = (await run(client, sql.migrationsTableExists, [tables.migrations])) as [{ exists: boolean }];
-    const from = exists ? ((await run(client, sql.currentVersion)) as [{ v: number | null }])[0].v ?? -1 : -1;
-    const steps = migrations(tables);
+    await client.query("BEGIN");
+    await client.query(sql.lock, [options.schema]);
+    const schemaExists = await client.query(sql.schemaExists, [options.schema]);
+    if (schemaExists.rows.length === 0) await client.query(`CREATE SCHEMA IF NOT EXISTS ${options.quotedSchema}`);
+    const exists = await client.query(sql.migrationsTableExists, [`${options.quotedSchema}.checkpoint_migrations`]);
+    const from = (exists.rows[0] as { exists: boolean }).exists
+      ? ((await client.query(sql.currentVersion)).rows[0] as { v: number | null }).v ?? -1
+      : -1;
     for (let v = from + 1; v <= LATEST_VERSION; v += 1) {
       try {
         await client.query(steps[v]!);
       } catch (error) {
+        // A dropped connection is retried by the executor; anything else is a real migration failure.
+        if (isTransient(error)) throw error;
         throw new MigrationError(v, `setup: migration v${v} failed: ${(error as Error).message}`, { cause: error });
       }
     }
-    if (from < LATEST_VERSION) await run(client, sql.recordVersions, [Math.max(from + 1, 0), LATEST_VERSION]);
-    await run(client, "COMMIT");
+    if (from < LATEST_VERSION) await client.query(sql.recordVersions, [Math.max(from + 1, 0), LATEST_VERSION]);
+    await client.query("COMMIT");
   } catch (error) {
-    failure = error;
     await client.query("ROLLBACK").catch(() => undefined);
-    throw error instanceof MigrationError ? error : new CheckpointerDatabaseError("setup", error);
-  } finally {
-    // A client whose transaction failed may be in an unknown state; let pg discard it.
-    client.release(failure instanceof Error ? failure : undefined);
+    throw error;
   }
-}
-
-async function currentVersion(pool: PgPool, text: string): Promise<number> {
-  try {
-    const { rows } = await pool.query(text);
-    return (rows[0] as { v: number | null } | undefined)?.v ?? -1;
-  } catch (error) {
-    const code = sqlstateOf(error);
-    if (code === SQLSTATE.undefinedTable || code === SQLSTATE.invalidSchemaName) return -1;
-    throw new CheckpointerDatabaseError("setup", error);
-  }
-}
-
-async function connect(pool: PgPool): Promise<PgPoolClient> {
-  try {
-    return await pool.connect();
-  } catch (error) {
-    throw new CheckpointerDatabaseError("setup", error);
-  }
-}
-
-async function run(client: PgPoolClient, text: string, values?: unknown[]): Promise<unknown[]> {
-  return (await client.query(text, values)).rows;
 }

@@ -8,6 +8,96 @@ export interface Logger {
   error(message: string, fields?: Record<string, unknown>): void;
 }
 
+/** Settings for a pool the saver creates itself (`fromConnString`, `createCheckpointer`). */
+export interface PoolOptions {
+  /**
+   * Most connections open at once.
+   * @default 10
+   */
+  max?: number;
+  /**
+   * Connections kept open while idle, and opened by `warmup()`.
+   * @default 2
+   */
+  min?: number;
+  /**
+   * Close a connection idle this long (above `min`). 30 s is far below cloud
+   * idle reapers (AWS NLB 350 s, Azure LB 240 s, GCP 600 s) and PgBouncer's
+   * server_idle_timeout, so connections are closed by us, cleanly, before a
+   * middlebox silently drops them.
+   * @default 30000
+   */
+  idleTimeoutMillis?: number;
+  /**
+   * How long to wait for a connection: to open one, or for one to be free
+   * when all `max` are busy.
+   * @default 5000
+   */
+  connectionTimeoutMillis?: number;
+  /**
+   * Replace each connection after this long, so failovers, DNS changes and
+   * server-side memory growth are picked up.
+   * @default 1800
+   */
+  maxLifetimeSeconds?: number;
+  /**
+   * TCP keepalive on every connection, so a dead peer is noticed while idle.
+   * @default true
+   */
+  keepAlive?: boolean;
+  /**
+   * Shown in `pg_stat_activity.application_name`.
+   * @default "langgraph-checkpoint-pg"
+   */
+  applicationName?: string;
+}
+
+export interface RetryOptions {
+  /**
+   * Tries per operation, first one included, for transient failures
+   * (connection lost, server restarting, serialization failure, too many
+   * connections). Other errors are never retried.
+   * @default 8
+   */
+  maxAttempts?: number;
+  /** @default 100 */
+  baseDelayMs?: number;
+  /** @default 2000 */
+  maxDelayMs?: number;
+  /**
+   * Deadline for one operation, retries and waits included; every statement
+   * also gets it as a client-side timeout.
+   * @default 15000
+   */
+  operationTimeoutMs?: number;
+}
+
+export interface CircuitBreakerOptions {
+  /**
+   * Consecutive failed attempts (transient failures only) that open the circuit.
+   * @default 10
+   */
+  failureThreshold?: number;
+  /**
+   * How long an open circuit fails fast before one trial call is let through.
+   * @default 5000
+   */
+  cooldownMs?: number;
+}
+
+export interface HealthMonitorOptions {
+  /**
+   * Probe (`SELECT 1`) every this many milliseconds. The timer never keeps the process alive.
+   * @default 10000
+   */
+  intervalMs?: number;
+  /**
+   * Consecutive failed probes after which `health()` reports "down".
+   * @default 3
+   */
+  failuresBeforeDown?: number;
+}
+
 export interface PostgresSaverOptions {
   /**
    * Postgres schema that holds the checkpoint tables. Any name Postgres accepts
@@ -22,10 +112,32 @@ export interface PostgresSaverOptions {
    */
   listPageSize?: number;
   /**
-   * Where warnings (for example an idle connection dropped by the server) go.
+   * Where warnings and errors go.
    * @default console (warn and error only)
    */
   logger?: Logger;
+  /** Pool settings; used only when the saver creates the pool. */
+  pool?: PoolOptions;
+  /**
+   * A connection unused for longer than this is checked with `SELECT 1`
+   * before an operation gets it; a dead one is discarded and replaced. Every
+   * successful statement counts as a check, so a busy pool sends none.
+   * `0` turns the checks off.
+   * @default 1500
+   */
+  healthCheckIdleMs?: number;
+  retry?: RetryOptions;
+  circuitBreaker?: CircuitBreakerOptions;
+  /**
+   * How long `end()` waits for operations in flight before closing the pool.
+   * @default 10000
+   */
+  drainTimeoutMs?: number;
+  /**
+   * Background probing that feeds `health()`. Off unless given.
+   * @default false
+   */
+  healthMonitor?: HealthMonitorOptions | false;
 }
 
 /**
@@ -37,6 +149,31 @@ export const DEFAULT_LIST_PAGE_SIZE = 100;
 
 /** Postgres truncates identifiers longer than NAMEDATALEN - 1 = 63 bytes; we refuse instead of truncating. */
 const MAX_IDENTIFIER_BYTES = 63;
+
+export const DEFAULTS = {
+  schema: "public",
+  listPageSize: DEFAULT_LIST_PAGE_SIZE,
+  pool: {
+    max: 10,
+    min: 2,
+    idleTimeoutMillis: 30_000,
+    connectionTimeoutMillis: 5_000,
+    maxLifetimeSeconds: 1_800,
+    keepAlive: true,
+    applicationName: "langgraph-checkpoint-pg",
+  },
+  /** "About 1–2 s": long enough that a busy pool never checks, short enough that a connection idle across an LLM call is. */
+  healthCheckIdleMs: 1_500,
+  /**
+   * 8 tries with full-jitter backoff from 100 ms, capped at 2 s: about 3.5 s
+   * of expected waiting, enough to ride through a database or PgBouncer
+   * restart, well inside the 15 s operation deadline.
+   */
+  retry: { maxAttempts: 8, baseDelayMs: 100, maxDelayMs: 2_000, operationTimeoutMs: 15_000 },
+  circuitBreaker: { failureThreshold: 10, cooldownMs: 5_000 },
+  drainTimeoutMs: 10_000,
+  healthMonitor: { intervalMs: 10_000, failuresBeforeDown: 3 },
+} as const;
 
 export const defaultLogger: Logger = {
   debug() {},
@@ -51,23 +188,80 @@ export interface ResolvedOptions {
   quotedSchema: string;
   listPageSize: number;
   logger: Logger;
+  pool: Required<PoolOptions>;
+  healthCheckIdleMs: number;
+  retry: Required<RetryOptions>;
+  circuitBreaker: Required<CircuitBreakerOptions>;
+  drainTimeoutMs: number;
+  healthMonitor: Required<HealthMonitorOptions> | false;
 }
 
 export function resolveOptions(options: PostgresSaverOptions | undefined): ResolvedOptions {
   if (options !== undefined && (typeof options !== "object" || options === null)) {
     throw new InvalidOptionsError(`options must be an object, got ${describe(options)}`);
   }
-  const schema = options?.schema ?? "public";
-  const listPageSize = options?.listPageSize ?? DEFAULT_LIST_PAGE_SIZE;
-  if (!Number.isSafeInteger(listPageSize) || listPageSize < 1) {
-    throw new InvalidOptionsError(`listPageSize must be a positive integer, got ${describe(listPageSize)}`);
-  }
-  return {
+  const o = options ?? {};
+  const schema = o.schema ?? DEFAULTS.schema;
+  const pool = { ...DEFAULTS.pool, ...definedOnly(o.pool) };
+  const retry = { ...DEFAULTS.retry, ...definedOnly(o.retry) };
+  const circuitBreaker = { ...DEFAULTS.circuitBreaker, ...definedOnly(o.circuitBreaker) };
+  const healthMonitor = o.healthMonitor ? { ...DEFAULTS.healthMonitor, ...definedOnly(o.healthMonitor) } : false;
+  const resolved: ResolvedOptions = {
     schema,
     quotedSchema: quoteIdentifier(schema, "schema"),
-    listPageSize,
-    logger: options?.logger ?? defaultLogger,
+    listPageSize: o.listPageSize ?? DEFAULTS.listPageSize,
+    logger: o.logger ?? defaultLogger,
+    pool,
+    healthCheckIdleMs: o.healthCheckIdleMs ?? DEFAULTS.healthCheckIdleMs,
+    retry,
+    circuitBreaker,
+    drainTimeoutMs: o.drainTimeoutMs ?? DEFAULTS.drainTimeoutMs,
+    healthMonitor,
   };
+  positiveInteger("listPageSize", resolved.listPageSize);
+  positiveInteger("pool.max", pool.max);
+  nonNegativeInteger("pool.min", pool.min);
+  if (pool.min > pool.max) throw new InvalidOptionsError(`pool.min (${pool.min}) must not exceed pool.max (${pool.max})`);
+  nonNegativeInteger("pool.idleTimeoutMillis", pool.idleTimeoutMillis);
+  positiveInteger("pool.connectionTimeoutMillis", pool.connectionTimeoutMillis);
+  nonNegativeInteger("pool.maxLifetimeSeconds", pool.maxLifetimeSeconds);
+  nonNegativeInteger("healthCheckIdleMs", resolved.healthCheckIdleMs);
+  positiveInteger("retry.maxAttempts", retry.maxAttempts);
+  nonNegativeInteger("retry.baseDelayMs", retry.baseDelayMs);
+  nonNegativeInteger("retry.maxDelayMs", retry.maxDelayMs);
+  positiveInteger("retry.operationTimeoutMs", retry.operationTimeoutMs);
+  positiveInteger("circuitBreaker.failureThreshold", circuitBreaker.failureThreshold);
+  nonNegativeInteger("circuitBreaker.cooldownMs", circuitBreaker.cooldownMs);
+  nonNegativeInteger("drainTimeoutMs", resolved.drainTimeoutMs);
+  if (healthMonitor) {
+    positiveInteger("healthMonitor.intervalMs", healthMonitor.intervalMs);
+    positiveInteger("healthMonitor.failuresBeforeDown", healthMonitor.failuresBeforeDown);
+  }
+  if (typeof pool.applicationName !== "string") {
+    throw new InvalidOptionsError(`pool.applicationName must be a string, got ${describe(pool.applicationName)}`);
+  }
+  return resolved;
+}
+
+/** `{ a: undefined }` must not override a default with undefined. */
+function definedOnly<T extends object>(value: T | undefined): Partial<T> {
+  if (value === undefined) return {};
+  if (typeof value !== "object" || value === null) {
+    throw new InvalidOptionsError(`expected an options object, got ${describe(value)}`);
+  }
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
+function positiveInteger(name: string, value: unknown): void {
+  if (!Number.isSafeInteger(value) || (value as number) < 1) {
+    throw new InvalidOptionsError(`${name} must be a positive integer, got ${describe(value)}`);
+  }
+}
+
+function nonNegativeInteger(name: string, value: unknown): void {
+  if (!Number.isSafeInteger(value) || (value as number) < 0) {
+    throw new InvalidOptionsError(`${name} must be a non-negative integer, got ${describe(value)}`);
+  }
 }
 
 /**

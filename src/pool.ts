@@ -1,3 +1,7 @@
+import pg from "pg";
+import { InvalidInputError } from "./errors.js";
+import type { ResolvedOptions } from "./options.js";
+
 /**
  * The part of `pg.Pool` the saver uses. Structural, so a caller's own
  * `pg.Pool` (any version with this shape) or an instrumented wrapper fits,
@@ -7,12 +11,122 @@ export interface PgPool {
   query(text: string, values?: unknown[]): Promise<{ rows: unknown[] }>;
   connect(): Promise<PgPoolClient>;
   end(): Promise<void>;
-  on?(event: "error", listener: (error: Error) => void): unknown;
-  off?(event: "error", listener: (error: Error) => void): unknown;
+  // Loose on purpose: pg.Pool's typed event map does not fit a narrower signature.
+  on?(event: "error" | "connect", listener: (...args: any[]) => void): unknown;
+  off?(event: "error" | "connect", listener: (...args: any[]) => void): unknown;
+  readonly totalCount?: number;
+  readonly idleCount?: number;
+  readonly waitingCount?: number;
+  readonly options?: { max?: number };
 }
 
 export interface PgPoolClient {
+  query(config: { text: string; values?: unknown[]; query_timeout?: number }): Promise<{ rows: unknown[] }>;
   query(text: string, values?: unknown[]): Promise<{ rows: unknown[] }>;
   /** Passing an error tells the pool to discard the connection instead of reusing it. */
   release(error?: Error | boolean): void;
+}
+
+export interface PoolStats {
+  total: number;
+  idle: number;
+  waiting: number;
+}
+
+/** A pool with the saver's production defaults (see `PoolOptions`). */
+export function createPool(connectionString: string, options: ResolvedOptions): PgPool {
+  if (typeof connectionString !== "string" || connectionString.length === 0) {
+    throw new InvalidInputError("a connection string such as postgresql://user@host:5432/db is required");
+  }
+  const { pool } = options;
+  return new pg.Pool({
+    connectionString,
+    max: pool.max,
+    min: pool.min,
+    idleTimeoutMillis: pool.idleTimeoutMillis,
+    connectionTimeoutMillis: pool.connectionTimeoutMillis,
+    maxLifetimeSeconds: pool.maxLifetimeSeconds,
+    keepAlive: pool.keepAlive,
+    application_name: pool.applicationName,
+    // Idle connections and their timers never keep the process alive.
+    allowExitOnIdle: true,
+  });
+}
+
+/** Wait for the SELECT 1 probe: a probe that hangs means the connection is as good as dead. */
+const PROBE_TIMEOUT_MS = 2_000;
+
+/**
+ * Hands out connections from a pool, checking with `SELECT 1` any that has
+ * not proven itself alive within `healthCheckIdleMs`: the agent may have
+ * waited a minute for an LLM while a load balancer or PgBouncer dropped the
+ * socket. A dead connection is discarded and the next one tried. A
+ * successful statement counts as proof of life, so on a busy pool no probe
+ * is ever sent.
+ */
+export class ConnectionSource {
+  /** When each connection last proved alive (connect, statement or probe). */
+  private readonly verifiedAt = new WeakMap<PgPoolClient, number>();
+  readonly probes = { ok: 0, failed: 0 };
+
+  constructor(
+    readonly pool: PgPool,
+    private readonly healthCheckIdleMs: number,
+    private readonly now: () => number = Date.now,
+  ) {
+    pool.on?.("connect", this.onConnect);
+  }
+
+  async acquire(): Promise<PgPoolClient> {
+    // Every idle connection may be dead after a server restart: try each once, plus one fresh.
+    const tries = (this.pool.options?.max ?? 10) + 1;
+    for (let i = 1; ; i += 1) {
+      const client = await this.pool.connect();
+      if (await this.isAlive(client)) return client;
+      if (i >= tries) throw new Error("Connection terminated: no live connection after health checks");
+    }
+  }
+
+  /** Return a connection; pass the error when it failed so the pool discards it. */
+  release(client: PgPoolClient, error?: Error): void {
+    if (error === undefined) this.verifiedAt.set(client, this.now());
+    client.release(error);
+  }
+
+  stats(): PoolStats {
+    return { total: this.pool.totalCount ?? 0, idle: this.pool.idleCount ?? 0, waiting: this.pool.waitingCount ?? 0 };
+  }
+
+  /** Opens `count` connections at once and returns them to the pool. */
+  async open(count: number): Promise<void> {
+    const clients = await Promise.allSettled(Array.from({ length: count }, () => this.pool.connect()));
+    for (const c of clients) if (c.status === "fulfilled") this.release(c.value);
+    const failed = clients.find((c) => c.status === "rejected");
+    if (failed) throw (failed as PromiseRejectedResult).reason;
+  }
+
+  detach(): void {
+    this.pool.off?.("connect", this.onConnect);
+  }
+
+  private async isAlive(client: PgPoolClient): Promise<boolean> {
+    const verified = this.verifiedAt.get(client);
+    if (this.healthCheckIdleMs === 0 || (verified !== undefined && this.now() - verified <= this.healthCheckIdleMs)) {
+      return true;
+    }
+    try {
+      await client.query({ text: "SELECT 1", query_timeout: PROBE_TIMEOUT_MS });
+      this.probes.ok += 1;
+      this.verifiedAt.set(client, this.now());
+      return true;
+    } catch (error) {
+      this.probes.failed += 1;
+      client.release(error instanceof Error ? error : new Error(String(error)));
+      return false;
+    }
+  }
+
+  private readonly onConnect = (client: PgPoolClient): void => {
+    this.verifiedAt.set(client, this.now());
+  };
 }

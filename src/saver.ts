@@ -12,15 +12,22 @@ import {
   type PendingWrite,
   type SerializerProtocol,
 } from "@langchain/langgraph-checkpoint";
-import pg from "pg";
 import { decodeAll, decodeTuple } from "./decode.js";
 import { Encoder } from "./encode.js";
-import { CheckpointerClosedError, CheckpointerDatabaseError, InvalidInputError } from "./errors.js";
+import {
+  CheckpointerDatabaseError,
+  CheckpointerError,
+  CheckpointerUnavailableError,
+  InvalidInputError,
+  isTransient,
+} from "./errors.js";
+import { Executor } from "./executor.js";
+import { type HealthReport, HealthMonitor, healthStatus } from "./health.js";
 import { namespaceOf, optionalKey, requireConfigurable, requireKey, requirePlainObject } from "./input.js";
 import { filterToStorableJson } from "./metadata.js";
 import { runMigrations } from "./migrator.js";
 import { type PostgresSaverOptions, type ResolvedOptions, describe, resolveOptions } from "./options.js";
-import type { PgPool } from "./pool.js";
+import { ConnectionSource, type PgPool, createPool } from "./pool.js";
 import { type DeltaHistoryRow, type Statements, type TupleRow, buildStatements, tableNames } from "./sql.js";
 
 /**
@@ -36,7 +43,12 @@ export class PostgresSaver extends BaseCheckpointSaver {
   private readonly encoder: Encoder;
   /** True when `fromConnString` created the pool, so `end()` closes it. */
   private ownsPool = false;
+  private readonly connections: ConnectionSource;
+  private readonly executor: Executor;
+  private readonly monitor: HealthMonitor | undefined;
   private closing: Promise<void> | undefined;
+  private readonly endHooks: Array<() => Promise<void>> = [];
+  private warming: Promise<void> | undefined;
 
   /**
    * @param pool a `pg.Pool` (or anything with the same `query`/`connect`). The
@@ -52,18 +64,21 @@ export class PostgresSaver extends BaseCheckpointSaver {
     this.pool = pool;
     this.sql = buildStatements(tableNames(this.options.quotedSchema));
     this.encoder = new Encoder(this.serde, this.serde instanceof JsonPlusSerializer);
+    this.connections = new ConnectionSource(pool, this.options.healthCheckIdleMs);
+    this.executor = new Executor(this.connections, this.options);
     // pg emits "error" on the pool when an idle connection dies (server
     // restart, idle reaper, network drop); without a listener Node treats it
     // as unhandled and kills the process. The dead client is discarded by pg.
     pool.on?.("error", this.onIdleClientError);
+    if (this.options.healthMonitor) {
+      this.monitor = new HealthMonitor(this.options.healthMonitor, () => this.probe());
+      this.monitor.start();
+    }
   }
 
   /** Creates a saver with its own pool; `end()` closes that pool. */
   static fromConnString(connString: string, options?: PostgresSaverOptions): PostgresSaver {
-    if (typeof connString !== "string" || connString.length === 0) {
-      throw new InvalidInputError("fromConnString needs a connection string such as postgresql://user@host:5432/db");
-    }
-    const saver = new PostgresSaver(new pg.Pool({ connectionString: connString }), undefined, options);
+    const saver = new PostgresSaver(createPool(connString, resolveOptions(options)), undefined, options);
     saver.ownsPool = true;
     return saver;
   }
@@ -74,8 +89,52 @@ export class PostgresSaver extends BaseCheckpointSaver {
    * schema is already current.
    */
   async setup(): Promise<void> {
-    this.assertOpen("setup");
-    await runMigrations(this.pool, this.options);
+    await runMigrations(this.executor, this.options);
+  }
+
+  /**
+   * Opens the pool's minimum of connections concurrently and runs `setup()`,
+   * so the first graph step after boot does not pay for connecting. Call it
+   * at startup; calling it again is free.
+   */
+  async warmup(): Promise<void> {
+    this.warming ??= (async () => {
+      const min = (this.pool as { options?: { min?: number } }).options?.min ?? this.options.pool.min;
+      try {
+        await Promise.all([this.connections.open(min), this.setup()]);
+      } catch (error) {
+        this.warming = undefined;
+        if (error instanceof CheckpointerError) throw error;
+        throw isTransient(error)
+          ? new CheckpointerUnavailableError("warmup", "could not open connections", { cause: error })
+          : new CheckpointerDatabaseError("warmup", error);
+      }
+    })();
+    return this.warming;
+  }
+
+  /** Current state of the backend, from memory: costs no query. */
+  health(): HealthReport {
+    const circuit = this.executor.breaker.state;
+    return {
+      status: healthStatus({
+        circuit,
+        monitorDown: this.monitor?.isDown ?? false,
+        monitorFailures: this.monitor?.consecutiveFailures ?? 0,
+        lastError: this.executor.lastError,
+        now: Date.now(),
+      }),
+      backend: "postgres",
+      persistent: true,
+      pool: this.connections.stats(),
+      circuit,
+      lastError: this.executor.lastError ?? null,
+    };
+  }
+
+  /** Checkpoints survive a restart of this process. */
+  isPersistent(): boolean {
+    return true;
   }
 
   async getTuple(config: RunnableConfig): Promise<CheckpointTuple | undefined> {
@@ -196,35 +255,54 @@ export class PostgresSaver extends BaseCheckpointSaver {
   }
 
   /**
-   * Refuses new operations, then closes the pool if this saver created it
-   * (a pool passed to the constructor belongs to the caller and stays open).
-   * Safe to call more than once.
+   * Graceful shutdown: new operations are refused with
+   * `CheckpointerClosedError`, those in flight get up to `drainTimeoutMs` to
+   * finish, then the pool closes if this saver created it (a pool passed to
+   * the constructor belongs to the caller and stays open). Safe to call more
+   * than once, or concurrently.
    */
   async end(): Promise<void> {
     this.closing ??= (async () => {
+      this.monitor?.stop();
+      if (!(await this.executor.drain(this.options.drainTimeoutMs))) {
+        this.options.logger.warn("end(): operations still running after the drain timeout; closing anyway", {
+          pending: this.executor.pending,
+          drainTimeoutMs: this.options.drainTimeoutMs,
+        });
+      }
+      this.connections.detach();
       // Our own pool keeps its error listener: connections can still report
       // errors while they close, and an unheard "error" would crash the process.
       if (this.ownsPool) await this.pool.end();
       else this.pool.off?.("error", this.onIdleClientError);
+      for (const hook of this.endHooks) await hook();
     })();
     return this.closing;
+  }
+
+  /** Runs `hook` at the end of `end()`, after the pool has closed (e.g. to stop a server the saver used). */
+  onEnd(hook: () => Promise<void>): void {
+    this.endHooks.push(hook);
   }
 
   private decode(row: TupleRow): Promise<CheckpointTuple> {
     return decodeTuple(this.serde, row, () => this.getNextVersion(undefined));
   }
 
-  private async query<Row>(operation: string, text: string, values: unknown[]): Promise<Row[]> {
-    this.assertOpen(operation);
-    try {
-      return (await this.pool.query(text, values)).rows as Row[];
-    } catch (error) {
-      throw new CheckpointerDatabaseError(operation, error);
-    }
+  private query<Row>(operation: string, text: string, values: unknown[]): Promise<Row[]> {
+    return this.executor.query<Row>(operation, text, values);
   }
 
-  private assertOpen(operation: string): void {
-    if (this.closing !== undefined) throw new CheckpointerClosedError(operation);
+  /** The health monitor's probe: one `SELECT 1` on a checked connection, no retries. */
+  private async probe(): Promise<void> {
+    const client = await this.connections.acquire();
+    try {
+      await client.query({ text: "SELECT 1", query_timeout: this.options.pool.connectionTimeoutMillis });
+      this.connections.release(client);
+    } catch (error) {
+      this.connections.release(client, error instanceof Error ? error : new Error(String(error)));
+      throw error;
+    }
   }
 
   private readonly onIdleClientError = (error: Error): void => {

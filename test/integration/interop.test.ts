@@ -26,7 +26,7 @@ import { PostgresSaver as OfficialSaver } from "@langchain/langgraph-checkpoint-
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { PostgresSaver } from "../../src/index.js";
-import { createDatabase, dropDatabase, useTestDatabase } from "../support/database.js";
+import { type Target, createDatabase, dropDatabase, targets, useTestDatabase } from "../support/database.js";
 
 /**
  * Two-way compatibility with the official `@langchain/langgraph-checkpoint-postgres`
@@ -500,6 +500,7 @@ async function endFully(saver: PostgresSaver | OfficialSaver): Promise<void> {
 
 /** A database of its own, dropped afterwards, with every saver opened on it closed first. */
 async function withFreshDatabase(
+  target: Target,
   f: (url: string, open: { ours(): PostgresSaver; official(): OfficialSaver }) => Promise<void>,
 ): Promise<void> {
   const { url, name } = await createDatabase();
@@ -507,12 +508,12 @@ async function withFreshDatabase(
   try {
     await f(url, {
       ours: () => {
-        const s = PostgresSaver.fromConnString(url);
+        const s = PostgresSaver.fromConnString(target.url(url));
         savers.push(s);
         return s;
       },
       official: () => {
-        const s = OfficialSaver.fromConnString(url);
+        const s = OfficialSaver.fromConnString(target.url(url));
         savers.push(s);
         return s;
       },
@@ -527,7 +528,10 @@ async function withFreshDatabase(
 // Tests
 // ---------------------------------------------------------------------------
 
-describe.each<Variant>(["reducer", "delta"])("interop with the official saver (%s messages channel)", (variant) => {
+// Every case runs directly and, when PgBouncer is available, through PgBouncer in transaction mode.
+const cases = targets().flatMap((target) => (["reducer", "delta"] as Variant[]).map((variant) => ({ variant, target })));
+
+describe.each(cases)("interop with the official saver ($variant messages channel, $target.name)", ({ variant, target }) => {
   const db = useTestDatabase();
   let reference: ThreadRun;
   let referenceHistory: StateSnapshot[];
@@ -541,9 +545,9 @@ describe.each<Variant>(["reducer", "delta"])("interop with the official saver (%
     const memory = new MemorySaver();
     reference = await runThread(variant, [memory, memory, memory], "reference");
     referenceHistory = await history(variant, memory, "reference");
-    sharedOfficial = OfficialSaver.fromConnString(db.url());
+    sharedOfficial = OfficialSaver.fromConnString(target.url(db.url()));
     await sharedOfficial.setup();
-    sharedOurs = PostgresSaver.fromConnString(db.url());
+    sharedOurs = PostgresSaver.fromConnString(target.url(db.url()));
     await sharedOurs.setup();
   });
 
@@ -608,7 +612,7 @@ describe.each<Variant>(["reducer", "delta"])("interop with the official saver (%
   });
 
   it("official saver runs to the interrupt, ours migrates the schema, resumes the thread and finishes it", async () => {
-    await withFreshDatabase(async (url, open) => {
+    await withFreshDatabase(target, async (url, open) => {
       const official = open.official();
       const ours = open.ours();
       let officialIds: string[] = [];
@@ -648,7 +652,7 @@ describe.each<Variant>(["reducer", "delta"])("interop with the official saver (%
   });
 
   it("ours creates the schema and runs to the interrupt; the official saver's setup() changes nothing and it finishes the thread", async () => {
-    await withFreshDatabase(async (url, open) => {
+    await withFreshDatabase(target, async (url, open) => {
       const ours = open.ours();
       const official = open.official();
       let ourIds: string[] = [];

@@ -14,7 +14,6 @@ export interface CountingPool {
 export function countingPool(connectionString: string, config: pg.PoolConfig = {}): CountingPool {
   const statements: string[] = [];
   class CountingClient extends pg.Client {
-    // biome-ignore lint: pg's overloaded signature
     override query(...args: any[]): any {
       const first = args[0];
       statements.push(typeof first === "string" ? first : String(first?.text ?? first));

@@ -50,3 +50,27 @@ async function withAdmin<T>(f: (client: pg.Client) => Promise<T>): Promise<T> {
 function fail(): never {
   throw new Error("the test database is only available inside tests and hooks");
 }
+
+/** Connection targets a test can run against: the server directly, and PgBouncer (transaction mode) when present. */
+export interface Target {
+  name: "direct" | "pgbouncer";
+  url(direct: string): string;
+}
+
+export function targets(): Target[] {
+  const port = inject("bouncerPort");
+  const direct: Target = { name: "direct", url: (u) => u };
+  if (!port) return [direct];
+  return [
+    direct,
+    {
+      name: "pgbouncer",
+      url(u) {
+        const url = new URL(u);
+        url.hostname = "127.0.0.1";
+        url.port = String(port);
+        return url.toString();
+      },
+    },
+  ];
+}
