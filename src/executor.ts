@@ -104,7 +104,8 @@ export class Executor {
       const startedAcquire = this.now();
       try {
         client = await this.connections.acquire();
-        const result = await work(client, Math.max(1, deadline - this.now()));
+        const timeout = Math.max(1, Math.min(deadline - this.now(), this.options.retry.statementTimeoutMs));
+        const result = await work(client, timeout);
         this.connections.release(client);
         this.breaker.onSuccess();
         return result;

@@ -65,11 +65,17 @@ export interface RetryOptions {
   /** @default 2000 */
   maxDelayMs?: number;
   /**
-   * Deadline for one operation, retries and waits included; every statement
-   * also gets it as a client-side timeout.
-   * @default 15000
+   * Deadline for one operation, retries and waits included.
+   * @default 30000
    */
   operationTimeoutMs?: number;
+  /**
+   * Client-side timeout of one attempt's statement (never past the operation
+   * deadline), so a connection that hangs without closing costs one attempt,
+   * not the whole operation. Timed-out writes are safe to retry: they are idempotent.
+   * @default 10000
+   */
+  statementTimeoutMs?: number;
 }
 
 export interface CircuitBreakerOptions {
@@ -167,9 +173,10 @@ export const DEFAULTS = {
   /**
    * 8 tries with full-jitter backoff from 100 ms, capped at 2 s: about 3.5 s
    * of expected waiting, enough to ride through a database or PgBouncer
-   * restart, well inside the 15 s operation deadline.
+   * restart, well inside the 30 s operation deadline. 10 s per statement is
+   * far above a normal checkpoint write and far below an operator's patience.
    */
-  retry: { maxAttempts: 8, baseDelayMs: 100, maxDelayMs: 2_000, operationTimeoutMs: 15_000 },
+  retry: { maxAttempts: 8, baseDelayMs: 100, maxDelayMs: 2_000, operationTimeoutMs: 30_000, statementTimeoutMs: 10_000 },
   circuitBreaker: { failureThreshold: 10, cooldownMs: 5_000 },
   drainTimeoutMs: 10_000,
   healthMonitor: { intervalMs: 10_000, failuresBeforeDown: 3 },
@@ -230,6 +237,7 @@ export function resolveOptions(options: PostgresSaverOptions | undefined): Resol
   nonNegativeInteger("retry.baseDelayMs", retry.baseDelayMs);
   nonNegativeInteger("retry.maxDelayMs", retry.maxDelayMs);
   positiveInteger("retry.operationTimeoutMs", retry.operationTimeoutMs);
+  positiveInteger("retry.statementTimeoutMs", retry.statementTimeoutMs);
   positiveInteger("circuitBreaker.failureThreshold", circuitBreaker.failureThreshold);
   nonNegativeInteger("circuitBreaker.cooldownMs", circuitBreaker.cooldownMs);
   nonNegativeInteger("drainTimeoutMs", resolved.drainTimeoutMs);

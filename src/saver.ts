@@ -101,7 +101,8 @@ export class PostgresSaver extends BaseCheckpointSaver {
     this.warming ??= (async () => {
       const min = (this.pool as { options?: { min?: number } }).options?.min ?? this.options.pool.min;
       try {
-        await Promise.all([this.connections.open(min), this.setup()]);
+        await this.connections.open(min);
+        await this.setup();
       } catch (error) {
         this.warming = undefined;
         if (error instanceof CheckpointerError) throw error;

@@ -1,0 +1,94 @@
+import { describe, expect, it } from "vitest";
+import { ENVIRONMENT, optionsFromEnv, urlFromEnv } from "../../src/env.js";
+import { InvalidOptionsError, isTransient } from "../../src/errors.js";
+import { DEFAULTS, resolveOptions } from "../../src/options.js";
+import { redactConnectionString } from "../../src/redact.js";
+
+describe("environment variables", () => {
+  it("map onto options, nested groups included", () => {
+    expect(
+      optionsFromEnv({
+        LANGGRAPH_CHECKPOINT_SCHEMA: "agents",
+        LANGGRAPH_CHECKPOINT_POOL_MAX: "25",
+        LANGGRAPH_CHECKPOINT_POOL_MIN: "0",
+        LANGGRAPH_CHECKPOINT_KEEPALIVE: "false",
+        LANGGRAPH_CHECKPOINT_RETRY_MAX_ATTEMPTS: "3",
+        LANGGRAPH_CHECKPOINT_FALLBACK: "throw",
+        LANGGRAPH_CHECKPOINT_HEALTH_INTERVAL_MS: "5000",
+      }),
+    ).toEqual({
+      schema: "agents",
+      pool: { max: 25, min: 0, keepAlive: false },
+      retry: { maxAttempts: 3 },
+      fallback: "throw",
+      healthMonitor: { intervalMs: 5000 },
+    });
+  });
+
+  it("refuse malformed values, naming the variable", () => {
+    expect(() => optionsFromEnv({ LANGGRAPH_CHECKPOINT_POOL_MAX: "ten" })).toThrow(/LANGGRAPH_CHECKPOINT_POOL_MAX must be a non-negative integer/);
+    expect(() => optionsFromEnv({ LANGGRAPH_CHECKPOINT_KEEPALIVE: "maybe" })).toThrow(InvalidOptionsError);
+    expect(() => optionsFromEnv({ LANGGRAPH_CHECKPOINT_FALLBACK: "disk" })).toThrow(/"memory" or "throw"/);
+  });
+
+  it("every variable resolves to a real option", () => {
+    for (const [name, path] of ENVIRONMENT) {
+      const [group, key] = path.split(".");
+      if (key === undefined) continue;
+      expect(Object.keys(DEFAULTS[group as keyof typeof DEFAULTS] as object), name).toContain(key);
+    }
+  });
+
+  it("take the URL from LANGGRAPH_CHECKPOINT_URL, else DATABASE_URL", () => {
+    expect(urlFromEnv({ DATABASE_URL: "postgres://b", LANGGRAPH_CHECKPOINT_URL: "postgres://a" })).toBe("postgres://a");
+    expect(urlFromEnv({ DATABASE_URL: "postgres://b" })).toBe("postgres://b");
+    expect(urlFromEnv({})).toBeUndefined();
+  });
+});
+
+describe("resolved options", () => {
+  it("keep an explicit 0 instead of replacing it with the default", () => {
+    const o = resolveOptions({ pool: { min: 0, idleTimeoutMillis: 0 }, healthCheckIdleMs: 0, retry: { baseDelayMs: 0 } });
+    expect(o.pool.min).toBe(0);
+    expect(o.pool.idleTimeoutMillis).toBe(0);
+    expect(o.healthCheckIdleMs).toBe(0);
+    expect(o.retry.baseDelayMs).toBe(0);
+    expect(o.pool.max).toBe(DEFAULTS.pool.max);
+  });
+  it("refuse contradictions and nonsense with a message naming the option", () => {
+    expect(() => resolveOptions({ pool: { min: 5, max: 2 } })).toThrow(/pool.min \(5\) must not exceed pool.max \(2\)/);
+    expect(() => resolveOptions({ retry: { maxAttempts: 0 } })).toThrow(/retry.maxAttempts must be a positive integer/);
+    expect(() => resolveOptions({ circuitBreaker: { cooldownMs: -1 } })).toThrow(InvalidOptionsError);
+  });
+});
+
+describe("redactConnectionString", () => {
+  it.each([
+    ["postgresql://app:s3cr%40t@db.internal:5432/agents", "postgresql://app:***@db.internal:5432/agents"],
+    ["postgres://db/agents?user=app&password=s3cret&sslmode=require", "postgres://db/agents?user=app&password=***&sslmode=require"],
+    ["host=db user=app password=s3cret dbname=agents", "host=db user=app password=*** dbname=agents"],
+    ["host=db password='with space' dbname=x", "host=db password=*** dbname=x"],
+    ["postgres://nopassword@db/x", "postgres://nopassword@db/x"],
+    ["could not reach postgresql://u:s3cret@h/db: refused", "could not reach postgresql://u:***@h/db: refused"],
+  ])("%s", (input, expected) => {
+    expect(redactConnectionString(input)).toBe(expected);
+    expect(redactConnectionString(input)).not.toMatch(/s3cr|with space/);
+  });
+});
+
+describe("isTransient", () => {
+  it.each([
+    [{ code: "57P01" }, true],
+    [{ code: "08006" }, true],
+    [{ code: "40001" }, true],
+    [{ code: "40P01" }, true],
+    [{ code: "53300" }, true],
+    [{ code: "23505" }, false],
+    [{ code: "42601" }, false],
+    [Object.assign(new Error("read ECONNRESET"), { code: "ECONNRESET" }), true],
+    [new Error("Connection terminated unexpectedly"), true],
+    [new Error("value too long"), false],
+  ])("%o → %s", (error, expected) => {
+    expect(isTransient(error)).toBe(expected);
+  });
+});
