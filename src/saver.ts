@@ -28,6 +28,7 @@ import { filterToStorableJson } from "./metadata.js";
 import { runMigrations } from "./migrator.js";
 import { type PostgresSaverOptions, type ResolvedOptions, describe, resolveOptions } from "./options.js";
 import { ConnectionSource, type PgPool, createPool } from "./pool.js";
+import { nextChannelVersion } from "./versions.js";
 import { type DeltaHistoryRow, type Statements, type TupleRow, buildStatements, tableNames } from "./sql.js";
 
 /**
@@ -279,6 +280,16 @@ export class PostgresSaver extends BaseCheckpointSaver {
       for (const hook of this.endHooks) await hook();
     })();
     return this.closing;
+  }
+
+  /**
+   * See `nextChannelVersion`: integers plus a random fraction, so forks never
+   * reuse an abandoned branch's versions. A string comes back only for a
+   * thread that already holds the Python saver's string versions, where
+   * LangGraph passes and expects strings (the base class types versions as numbers).
+   */
+  override getNextVersion(current: number | string | undefined): number {
+    return nextChannelVersion(current) as number;
   }
 
   /** Runs `hook` at the end of `end()`, after the pool has closed (e.g. to stop a server the saver used). */

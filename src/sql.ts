@@ -113,7 +113,9 @@ ORDER BY cp.checkpoint_id DESC, cp.thread_id DESC, cp.checkpoint_ns DESC`,
     put: `
 WITH new_blobs AS (
   INSERT INTO ${t.blobs} (thread_id, checkpoint_ns, channel, version, type, blob)
-  SELECT $1, $2, b.channel, b.version, b.type,
+  -- The version as the checkpoint document spells it, which is what reads join on
+  -- (JS and Postgres can print the same number differently, e.g. 1e21).
+  SELECT $1, $2, b.channel, COALESCE($11::jsonb -> 'channel_versions' ->> b.channel, b.version), b.type,
          CASE WHEN b.len < 0 THEN NULL ELSE substring($8::bytea FROM b.off + 1 FOR b.len) END
   FROM unnest($3::text[], $4::text[], $5::text[], $6::int[], $7::int[]) AS b(channel, version, type, off, len)
   ON CONFLICT (thread_id, checkpoint_ns, channel, version) DO NOTHING

@@ -1,3 +1,5 @@
+import type { RunnableConfig } from "@langchain/core/runnables";
+import { Annotation, END, START, StateGraph } from "@langchain/langgraph";
 import pg from "pg";
 import { describe, expect, it, vi } from "vitest";
 import { CheckpointerClosedError, InvalidInputError, InvalidOptionsError, PostgresSaver } from "../../src/index.js";
@@ -152,5 +154,29 @@ describe("connections and lifecycle", () => {
     expect(json).toContain("PostgresSaver");
     expect(json).not.toContain("secret-password");
     return own.end();
+  });
+});
+
+describe("time travel", () => {
+  it("a fork made with updateState on an older checkpoint reads its own value, not the abandoned branch's", async () => {
+    const State = Annotation.Root({ x: Annotation<string> });
+    const graph = new StateGraph(State)
+      .addNode("exclaim", (s: { x: string }) => ({ x: `${s.x}!` }))
+      .addNode("ask", (s: { x: string }) => ({ x: `${s.x}?` }))
+      .addEdge(START, "exclaim")
+      .addEdge("exclaim", "ask")
+      .addEdge("ask", END)
+      .compile({ checkpointer: env.saver });
+    const config = { configurable: { thread_id: threadId("fork") } };
+    await graph.invoke({ x: "a" }, config);
+    expect((await graph.getState(config)).values.x).toBe("a!?");
+    let afterExclaim: RunnableConfig | undefined;
+    for await (const snapshot of graph.getStateHistory(config)) {
+      if (snapshot.values.x === "a!") afterExclaim = snapshot.config;
+    }
+    const forked = await graph.updateState(afterExclaim!, { x: "FORK" }, "exclaim");
+    expect((await graph.getState(forked)).values.x).toBe("FORK");
+    await graph.invoke(null, forked);
+    expect((await graph.getState(config)).values.x).toBe("FORK?");
   });
 });
