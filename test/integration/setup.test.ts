@@ -5,7 +5,7 @@ import { promisify } from "node:util";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { PostgresSaver, SCHEMA_VERSION } from "../../src/index.js";
-import { useTestDatabase } from "../support/database.js";
+import { targets, useTestDatabase } from "../support/database.js";
 import { checkpointWith, loopMetadata } from "../support/fixtures.js";
 
 const run = promisify(execFile);
@@ -27,13 +27,13 @@ async function versions(schema: string): Promise<number[]> {
 const allVersions = Array.from({ length: SCHEMA_VERSION + 1 }, (_, v) => v);
 
 describe("setup()", () => {
-  it("8 processes calling setup() at the same moment on an empty database all succeed", async () => {
+  it.each(targets())("8 processes calling setup() at the same moment on an empty database all succeed ($name)", async (target) => {
     expect(existsSync(built), "run `npm run build` first (npm test does)").toBe(true);
-    const schema = "concurrent_setup";
+    const schema = `concurrent_setup_${target.name}`;
     const startAt = Date.now() + 1500;
     const results = await Promise.all(
       Array.from({ length: 8 }, () =>
-        run(process.execPath, [child, db.url(), schema, String(startAt)], { timeout: 60_000 }).then(
+        run(process.execPath, [child, target.url(db.url()), schema, String(startAt)], { timeout: 60_000 }).then(
           ({ stdout }) => JSON.parse(stdout),
           (error) => ({ ok: false, error: String(error), stdout: error.stdout }),
         ),
