@@ -261,14 +261,17 @@ function definedOnly<T extends object>(value: T | undefined): Partial<T> {
 }
 
 function positiveInteger(name: string, value: unknown): void {
-  if (!Number.isSafeInteger(value) || (value as number) < 1) {
-    throw new InvalidOptionsError(`${name} must be a positive integer, got ${describe(value)}`);
-  }
+  integerAtLeast(1, name, value);
 }
 
 function nonNegativeInteger(name: string, value: unknown): void {
-  if (!Number.isSafeInteger(value) || (value as number) < 0) {
-    throw new InvalidOptionsError(`${name} must be a non-negative integer, got ${describe(value)}`);
+  integerAtLeast(0, name, value);
+}
+
+function integerAtLeast(min: 0 | 1, name: string, value: unknown): void {
+  if (!Number.isSafeInteger(value) || (value as number) < min) {
+    const kind = min === 1 ? "a positive integer" : "a non-negative integer";
+    throw new InvalidOptionsError(`${name} must be ${kind}, got ${describe(value)}`);
   }
 }
 
