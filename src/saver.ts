@@ -94,16 +94,17 @@ export class PostgresSaver extends BaseCheckpointSaver {
   }
 
   /**
-   * Opens the pool's minimum of connections concurrently and runs `setup()`,
-   * so the first graph step after boot does not pay for connecting. Call it
-   * at startup; calling it again is free.
+   * Runs `setup()` (with retries, so a database still booting is waited
+   * for), then opens the pool's minimum of connections concurrently, so the
+   * first graph step after boot does not pay for connecting. Call it at
+   * startup; calling it again is free.
    */
   async warmup(): Promise<void> {
     this.warming ??= (async () => {
       const min = (this.pool as { options?: { min?: number } }).options?.min ?? this.options.pool.min;
       try {
-        await this.connections.open(min);
         await this.setup();
+        await this.connections.open(min);
       } catch (error) {
         this.warming = undefined;
         if (error instanceof CheckpointerError) throw error;
@@ -237,8 +238,8 @@ export class PostgresSaver extends BaseCheckpointSaver {
     if (!Array.isArray(channels)) throw new InvalidInputError("getDeltaChannelHistory: channels must be an array");
     if (channels.length === 0) return {};
     const wanted = channels.map((ch, i) => requireKey(ch, `channels[${i}]`, "getDeltaChannelHistory"));
-    const result: Record<string, DeltaChannelHistory> = {};
-    for (const ch of wanted) result[ch] = { writes: [] };
+    // fromEntries defines own properties, so a channel called "__proto__" is an entry, not the prototype.
+    const result: Record<string, DeltaChannelHistory> = Object.fromEntries(wanted.map((ch) => [ch, { writes: [] }]));
     const configurable = requireConfigurable(config, "getDeltaChannelHistory");
     if (configurable.thread_id === undefined) return result;
     const threadId = requireKey(configurable.thread_id, "thread_id", "getDeltaChannelHistory");
