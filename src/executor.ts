@@ -28,7 +28,6 @@ export interface LastError {
 export class Executor {
   readonly breaker: CircuitBreaker;
   lastError: LastError | undefined;
-  retries = 0;
   private inFlight = 0;
   private idle: (() => void) | undefined;
   private closed = false;
@@ -39,10 +38,6 @@ export class Executor {
     private readonly now: () => number = Date.now,
   ) {
     this.breaker = new CircuitBreaker(options.circuitBreaker, now);
-  }
-
-  get isClosed(): boolean {
-    return this.closed;
   }
 
   /** One statement, retried as a whole. */
@@ -131,7 +126,6 @@ export class Executor {
         if (this.now() + delay >= deadline) {
           throw new CheckpointerUnavailableError(operation, `deadline of ${operationTimeoutMs} ms reached`, { cause: error });
         }
-        this.retries += 1;
         this.options.logger.debug("retrying after a transient failure", { operation, attempt, delayMs: delay });
         await sleep(delay);
       }

@@ -3,7 +3,7 @@ import { DEFAULT_EMBEDDED_DIR, type EmbeddedServer, startEmbeddedPostgres } from
 import { optionsFromEnv, urlFromEnv } from "./env.js";
 import { CheckpointerError, CheckpointerUnavailableError, InvalidOptionsError } from "./errors.js";
 import { MemoryCheckpointer } from "./memory.js";
-import { type PostgresSaverOptions, defaultLogger } from "./options.js";
+import { type PostgresSaverOptions, defaultLogger, describe } from "./options.js";
 import { redactConnectionString } from "./redact.js";
 import { PostgresSaver } from "./saver.js";
 
@@ -42,6 +42,9 @@ export type Checkpointer = PostgresSaver | MemoryCheckpointer;
  * the circuit breaker).
  */
 export async function createCheckpointer(options: FactoryOptions = {}): Promise<Checkpointer> {
+  if (typeof options !== "object" || options === null || Array.isArray(options)) {
+    throw new InvalidOptionsError(`createCheckpointer options must be an object, got ${describe(options)}`);
+  }
   const env = options.env ?? process.env;
   const merged = mergeOptions(optionsFromEnv(env), options);
   const logger = merged.logger ?? defaultLogger;

@@ -70,7 +70,6 @@ export class ConnectionSource {
   private readonly verifiedAt = new WeakMap<PgPoolClient, number>();
   /** Connections that have our "error" listener. */
   private readonly guarded = new WeakSet<PgPoolClient>();
-  readonly probes = { ok: 0, failed: 0 };
 
   constructor(
     readonly pool: PgPool,
@@ -109,6 +108,14 @@ export class ConnectionSource {
     if (failed) throw (failed as PromiseRejectedResult).reason;
   }
 
+  /** One `SELECT 1` on a connection straight from the pool (the health monitor's probe); throws when it fails. */
+  async probe(timeoutMs: number): Promise<void> {
+    const client = await this.pool.connect();
+    this.guard(client);
+    if (!(await this.ping(client, timeoutMs))) throw new Error("Connection terminated: the health probe failed");
+    this.release(client);
+  }
+
   detach(): void {
     this.pool.off?.("connect", this.onConnect);
   }
@@ -118,13 +125,16 @@ export class ConnectionSource {
     if (this.healthCheckIdleMs === 0 || (verified !== undefined && this.now() - verified <= this.healthCheckIdleMs)) {
       return true;
     }
+    return this.ping(client, PROBE_TIMEOUT_MS);
+  }
+
+  /** `SELECT 1`; on failure the connection is handed back for the pool to discard. */
+  private async ping(client: PgPoolClient, timeoutMs: number): Promise<boolean> {
     try {
-      await client.query({ text: "SELECT 1", query_timeout: PROBE_TIMEOUT_MS });
-      this.probes.ok += 1;
+      await client.query({ text: "SELECT 1", query_timeout: timeoutMs });
       this.verifiedAt.set(client, this.now());
       return true;
     } catch (error) {
-      this.probes.failed += 1;
       client.release(error instanceof Error ? error : new Error(String(error)));
       return false;
     }

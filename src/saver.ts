@@ -72,7 +72,8 @@ export class PostgresSaver extends BaseCheckpointSaver {
     // as unhandled and kills the process. The dead client is discarded by pg.
     pool.on?.("error", this.onIdleClientError);
     if (this.options.healthMonitor) {
-      this.monitor = new HealthMonitor(this.options.healthMonitor, () => this.probe());
+      const timeoutMs = this.options.pool.connectionTimeoutMillis;
+      this.monitor = new HealthMonitor(this.options.healthMonitor, () => this.connections.probe(timeoutMs));
       this.monitor.start();
     }
   }
@@ -295,6 +296,7 @@ export class PostgresSaver extends BaseCheckpointSaver {
 
   /** Runs `hook` at the end of `end()`, after the pool has closed (e.g. to stop a server the saver used). */
   onEnd(hook: () => Promise<void>): void {
+    if (typeof hook !== "function") throw new InvalidInputError(`onEnd needs a function, got ${describe(hook)}`);
     this.endHooks.push(hook);
   }
 
@@ -304,18 +306,6 @@ export class PostgresSaver extends BaseCheckpointSaver {
 
   private query<Row>(operation: string, text: string, values: unknown[]): Promise<Row[]> {
     return this.executor.query<Row>(operation, text, values);
-  }
-
-  /** The health monitor's probe: one `SELECT 1` on a checked connection, no retries. */
-  private async probe(): Promise<void> {
-    const client = await this.connections.acquire();
-    try {
-      await client.query({ text: "SELECT 1", query_timeout: this.options.pool.connectionTimeoutMillis });
-      this.connections.release(client);
-    } catch (error) {
-      this.connections.release(client, error instanceof Error ? error : new Error(String(error)));
-      throw error;
-    }
   }
 
   private readonly onIdleClientError = (error: Error): void => {

@@ -1,4 +1,5 @@
-import { type Logger, defaultLogger } from "./options.js";
+import { InvalidInputError } from "./errors.js";
+import { type Logger, defaultLogger, describe } from "./options.js";
 
 /** Signals a server is usually asked to stop with. */
 export type ShutdownSignal = "SIGTERM" | "SIGINT" | "SIGHUP" | "SIGQUIT" | "SIGUSR2";
@@ -26,6 +27,11 @@ export interface CloseOnSignalsOptions {
  */
 export function closeOnSignals(checkpointers: Closable | Closable[], options: CloseOnSignalsOptions = {}): () => void {
   const targets = Array.isArray(checkpointers) ? checkpointers : [checkpointers];
+  for (const t of targets) {
+    if (typeof (t as Partial<Closable> | null)?.end !== "function") {
+      throw new InvalidInputError(`closeOnSignals needs checkpointers with an end() method, got ${describe(t)}`);
+    }
+  }
   const signals = options.signals ?? ["SIGTERM", "SIGINT"];
   const logger = options.logger ?? defaultLogger;
   let closing = false;
