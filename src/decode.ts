@@ -9,19 +9,38 @@ import {
   TASKS,
   maxChannelVersion,
 } from "@langchain/langgraph-checkpoint";
+import { expand } from "./compaction.js";
 import { fromStoredJson } from "./metadata.js";
+import type { OperationStats } from "./observe/instrument.js";
 import type { TupleRow } from "./sql.js";
+
+/** A stored blob (type tag and bytes) → its value. */
+export type BlobLoader = (type: string, blob: Uint8Array | null | undefined) => Promise<unknown>;
+
+/**
+ * Loads stored blobs with `serde`: inflates compacted ones (never beyond
+ * `maxPayloadBytes`) and counts stored and raw bytes into `stats`.
+ */
+export function blobLoader(serde: SerializerProtocol, maxPayloadBytes: number, stats: OperationStats): BlobLoader {
+  return async (storedType, blob) => {
+    if (blob === null || blob === undefined) return serde.loadsTyped(storedType, new Uint8Array());
+    stats.storedBytes += blob.byteLength;
+    const [type, bytes] = await expand(storedType, blob, maxPayloadBytes);
+    stats.rawBytes += bytes.byteLength;
+    return serde.loadsTyped(type, asStoredBytes(type, bytes));
+  };
+}
 
 /**
  * Rows → checkpoint tuples. Every blob of a row is deserialized concurrently;
  * no I/O happens here.
  */
-export async function decodeTuple(serde: SerializerProtocol, row: TupleRow): Promise<CheckpointTuple> {
+export async function decodeTuple(serde: SerializerProtocol, load: BlobLoader, row: TupleRow): Promise<CheckpointTuple> {
   const [channelValues, pendingWrites, metadata, pendingSends] = await Promise.all([
-    decodeChannelValues(serde, row),
-    decodePendingWrites(serde, row),
+    decodeChannelValues(load, row),
+    decodePendingWrites(load, row),
     serde.loadsTyped("json", fromStoredJson(row.metadata)) as Promise<CheckpointMetadata>,
-    row.send_types === null ? undefined : decodeAll(serde, row.send_types, row.send_values ?? []),
+    row.send_types === null ? undefined : decodeAll(load, row.send_types, row.send_values ?? []),
   ]);
   const stored = row.checkpoint as unknown as Checkpoint;
   const checkpoint: Checkpoint = {
@@ -52,25 +71,25 @@ function parentConfigOf(row: TupleRow): RunnableConfig | undefined {
   };
 }
 
-async function decodeChannelValues(serde: SerializerProtocol, row: TupleRow): Promise<Record<string, unknown>> {
+async function decodeChannelValues(load: BlobLoader, row: TupleRow): Promise<Record<string, unknown>> {
   const channels = row.blob_channels ?? [];
-  const values = await decodeAll(serde, row.blob_types ?? [], row.blob_values ?? []);
+  const values = await decodeAll(load, row.blob_types ?? [], row.blob_values ?? []);
   return Object.fromEntries(channels.map((channel, i) => [channel, values[i]]));
 }
 
-async function decodePendingWrites(serde: SerializerProtocol, row: TupleRow): Promise<CheckpointPendingWrite[]> {
+async function decodePendingWrites(load: BlobLoader, row: TupleRow): Promise<CheckpointPendingWrite[]> {
   const taskIds = row.write_task_ids ?? [];
   const channels = row.write_channels ?? [];
-  const values = await decodeAll(serde, row.write_types ?? [], row.write_values ?? []);
+  const values = await decodeAll(load, row.write_types ?? [], row.write_values ?? []);
   return taskIds.map((taskId, i) => [taskId, channels[i]!, values[i]]);
 }
 
 export function decodeAll(
-  serde: SerializerProtocol,
+  load: BlobLoader,
   types: readonly string[],
   blobs: ReadonlyArray<Uint8Array | null>,
 ): Promise<unknown[]> {
-  return Promise.all(types.map((type, i) => serde.loadsTyped(type, asStoredBytes(type, blobs[i]))));
+  return Promise.all(types.map((type, i) => load(type, blobs[i])));
 }
 
 /**
@@ -78,8 +97,7 @@ export function decodeAll(
  * A value stored as raw bytes comes back as its own plain Uint8Array, the
  * type that was stored, not a Buffer exposing unrelated memory via `.buffer`.
  */
-function asStoredBytes(type: string, blob: Uint8Array | null | undefined): Uint8Array {
-  if (blob === null || blob === undefined) return new Uint8Array();
+function asStoredBytes(type: string, blob: Uint8Array): Uint8Array {
   return type === "bytes" ? new Uint8Array(blob) : blob;
 }
 

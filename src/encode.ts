@@ -5,10 +5,12 @@ import {
   type SerializerProtocol,
   WRITES_IDX_MAP,
 } from "@langchain/langgraph-checkpoint";
-import { CheckpointerError, InvalidInputError, SerializationError } from "./errors.js";
+import { type CompactionSettings, compact } from "./compaction.js";
+import { CheckpointerError, InvalidInputError, PayloadTooLargeError, SerializationError } from "./errors.js";
 import { assertFaithfullySerializable } from "./guard.js";
 import { requireKey, requirePlainObject } from "./input.js";
 import { hasEscapedNul, toStorableJson } from "./metadata.js";
+import type { OperationStats } from "./observe/instrument.js";
 import { type PackedBlobs, packBlobs } from "./packing.js";
 
 /**
@@ -20,8 +22,12 @@ import { type PackedBlobs, packBlobs } from "./packing.js";
 export class Encoder {
   constructor(
     private readonly serde: SerializerProtocol,
-    /** Refuse values JSON would silently change (only meaningful for JSON-based serializers). */
-    private readonly strict: boolean,
+    private readonly settings: {
+      /** Refuse values JSON would silently change (only meaningful for JSON-based serializers). */
+      strict: boolean;
+      compaction: CompactionSettings | false;
+      maxPayloadBytes: number;
+    },
   ) {}
 
   async checkpoint(
@@ -29,21 +35,29 @@ export class Encoder {
     metadata: unknown,
     newVersions: unknown,
     operation: string,
+    stats: OperationStats,
   ): Promise<{ id: string; document: string; metadata: string; blobs: EncodedBlobs }> {
     const cp = requirePlainObject(checkpoint, "checkpoint", operation) as unknown as Checkpoint;
     const id = requireKey(cp.id, "checkpoint.id", operation);
     const values = cp.channel_values === undefined ? {} : requirePlainObject(cp.channel_values, "checkpoint.channel_values", operation);
     const versions = newVersions === undefined ? {} : (requirePlainObject(newVersions, "newVersions", operation) as ChannelVersions);
     const [blobs, metadataJson] = await Promise.all([
-      this.blobs(values, versions, operation),
+      this.blobs(values, versions, operation, stats),
       this.metadata(metadata, operation),
     ]);
-    return { id, document: checkpointDocument(cp, operation), metadata: metadataJson, blobs };
+    const document = checkpointDocument(cp, operation);
+    // The documents are stored as JSONB (queryable, never compacted): count them in both stages.
+    const documentBytes = Buffer.byteLength(document) + Buffer.byteLength(metadataJson);
+    stats.rawBytes += documentBytes;
+    stats.storedBytes += documentBytes;
+    stats.rows = blobs.channels.length + 1;
+    return { id, document, metadata: metadataJson, blobs };
   }
 
   async writes(
     writes: unknown,
     operation: string,
+    stats: OperationStats,
   ): Promise<{ idx: number[]; channels: string[]; types: string[]; packed: PackedBlobs }> {
     if (!Array.isArray(writes)) {
       throw new InvalidInputError(`${operation}: writes must be an array of [channel, value] pairs`);
@@ -61,8 +75,9 @@ export class Encoder {
     });
     const entries = [...byIdx];
     const dumped = await Promise.all(
-      entries.map(([, [channel, value]]) => this.dump(value, `write to channel "${channel}"`)),
+      entries.map(([, [channel, value]]) => this.store(value, `write to channel "${channel}"`, stats)),
     );
+    stats.rows = entries.length;
     return {
       idx: entries.map(([idx]) => idx),
       channels: entries.map(([, [channel]]) => channel),
@@ -71,7 +86,12 @@ export class Encoder {
     };
   }
 
-  private async blobs(values: Record<string, unknown>, versions: ChannelVersions, operation: string): Promise<EncodedBlobs> {
+  private async blobs(
+    values: Record<string, unknown>,
+    versions: ChannelVersions,
+    operation: string,
+    stats: OperationStats,
+  ): Promise<EncodedBlobs> {
     const channels = Object.keys(versions);
     const dumped = await Promise.all(
       channels.map(async (channel): Promise<[string, Uint8Array | null]> => {
@@ -79,7 +99,7 @@ export class Encoder {
         // A channel with a new version but no value is recorded as "empty",
         // as the official saver does, so readers know it was cleared.
         if (!(channel in values)) return ["empty", null];
-        return this.dump(values[channel], `channel "${channel}"`);
+        return this.store(values[channel], `channel "${channel}"`, stats);
       }),
     );
     return {
@@ -99,8 +119,24 @@ export class Encoder {
     return toStorableJson(Buffer.from(bytes).toString("utf8"));
   }
 
+  /** Serialized, size-checked and compacted: the type tag and bytes to store. */
+  private async store(value: unknown, what: string, stats: OperationStats): Promise<[string, Uint8Array]> {
+    const [type, bytes] = await this.dump(value, what);
+    const { maxPayloadBytes, compaction } = this.settings;
+    if (bytes.byteLength > maxPayloadBytes) {
+      throw new PayloadTooLargeError(
+        `${what} serializes to ${bytes.byteLength} bytes, more than maxPayloadBytes (${maxPayloadBytes})`,
+        maxPayloadBytes,
+      );
+    }
+    const stored = await compact(type, bytes, compaction);
+    stats.rawBytes += bytes.byteLength;
+    stats.storedBytes += stored[1].byteLength;
+    return stored;
+  }
+
   private async dump(value: unknown, what: string): Promise<[string, Uint8Array]> {
-    if (this.strict) assertFaithfullySerializable(value, what);
+    if (this.settings.strict) assertFaithfullySerializable(value, what);
     try {
       return await this.serde.dumpsTyped(value);
     } catch (error) {

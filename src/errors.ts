@@ -12,6 +12,7 @@ export type CheckpointerErrorCode =
   | "DATABASE"
   | "UNAVAILABLE"
   | "POOL_EXHAUSTED"
+  | "PAYLOAD_TOO_LARGE"
   | "CLOSED";
 
 export class CheckpointerError extends Error {
@@ -55,6 +56,19 @@ export class MigrationError extends CheckpointerError {
   constructor(version: number, message: string, options?: { cause?: unknown }) {
     super("MIGRATION", message, options);
     this.version = version;
+  }
+}
+
+/**
+ * A blob larger than `maxPayloadBytes`: refused before writing, or a stored
+ * compressed blob that would inflate beyond it (refused before it fills memory).
+ */
+export class PayloadTooLargeError extends CheckpointerError {
+  readonly limitBytes: number;
+
+  constructor(message: string, limitBytes: number, options?: { cause?: unknown }) {
+    super("PAYLOAD_TOO_LARGE", message, options);
+    this.limitBytes = limitBytes;
   }
 }
 

@@ -6,6 +6,7 @@ import {
   PoolExhaustedError,
   isTransient,
 } from "./errors.js";
+import type { OperationStats } from "./observe/instrument.js";
 import type { ResolvedOptions } from "./options.js";
 import type { ConnectionSource, PgPoolClient } from "./pool.js";
 import { CircuitBreaker, backoffDelay } from "./resilience.js";
@@ -35,28 +36,38 @@ export class Executor {
   constructor(
     readonly connections: ConnectionSource,
     private readonly options: ResolvedOptions,
+    /** Told about each retry (the retries metric). */
+    private readonly onRetry: (operation: string) => void = () => {},
     private readonly now: () => number = Date.now,
   ) {
     this.breaker = new CircuitBreaker(options.circuitBreaker, now);
   }
 
-  /** One statement, retried as a whole. */
-  async query<Row>(operation: string, text: string, values: unknown[]): Promise<Row[]> {
-    return this.run(operation, async (client, timeout) => {
-      const result = await client.query({ text, values, query_timeout: timeout });
-      return result.rows as Row[];
-    });
+  /** One statement, retried as a whole. `stats` gets the number of attempts. */
+  async query<Row>(operation: string, text: string, values: unknown[], stats?: OperationStats): Promise<Row[]> {
+    return this.run(
+      operation,
+      async (client, timeout) => {
+        const result = await client.query({ text, values, query_timeout: timeout });
+        return result.rows as Row[];
+      },
+      stats,
+    );
   }
 
   /**
    * `work` on one connection, retried as a whole on a transient failure.
    * `work` must be idempotent (a single statement, or a transaction).
    */
-  async run<T>(operation: string, work: (client: PgPoolClient, timeoutMs: number) => Promise<T>): Promise<T> {
+  async run<T>(
+    operation: string,
+    work: (client: PgPoolClient, timeoutMs: number) => Promise<T>,
+    stats?: OperationStats,
+  ): Promise<T> {
     if (this.closed) throw new CheckpointerClosedError(operation);
     this.inFlight += 1;
     try {
-      return await this.attempt(operation, work);
+      return await this.attempt(operation, work, stats);
     } finally {
       this.inFlight -= 1;
       if (this.inFlight === 0) this.idle?.();
@@ -85,10 +96,15 @@ export class Executor {
     return this.inFlight;
   }
 
-  private async attempt<T>(operation: string, work: (client: PgPoolClient, timeoutMs: number) => Promise<T>): Promise<T> {
+  private async attempt<T>(
+    operation: string,
+    work: (client: PgPoolClient, timeoutMs: number) => Promise<T>,
+    stats: OperationStats | undefined,
+  ): Promise<T> {
     const { maxAttempts, operationTimeoutMs } = this.options.retry;
     const deadline = this.now() + operationTimeoutMs;
     for (let attempt = 1; ; attempt += 1) {
+      if (stats) stats.attempts = attempt;
       if (!this.breaker.tryAcquire()) {
         throw new CheckpointerUnavailableError(operation, "circuit breaker open after repeated failures", {
           cause: this.lastErrorCause,
@@ -127,6 +143,7 @@ export class Executor {
           throw new CheckpointerUnavailableError(operation, `deadline of ${operationTimeoutMs} ms reached`, { cause: error });
         }
         this.options.logger.debug("retrying after a transient failure", { operation, attempt, delayMs: delay });
+        this.onRetry(operation);
         await sleep(delay);
       }
     }

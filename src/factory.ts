@@ -3,6 +3,7 @@ import { DEFAULT_EMBEDDED_DIR, type EmbeddedServer, startEmbeddedPostgres } from
 import { optionsFromEnv, urlFromEnv } from "./env.js";
 import { CheckpointerError, CheckpointerUnavailableError, InvalidOptionsError } from "./errors.js";
 import { MemoryCheckpointer } from "./memory.js";
+import { CheckpointMetrics } from "./observe/metrics.js";
 import { type PostgresSaverOptions, defaultLogger, describe } from "./options.js";
 import { redactConnectionString } from "./redact.js";
 import { PostgresSaver } from "./saver.js";
@@ -56,7 +57,7 @@ export async function createCheckpointer(options: FactoryOptions = {}): Promise<
 
   if (url === "memory") {
     logger.info("using the in-memory checkpointer: checkpoints are lost when the process exits");
-    return new MemoryCheckpointer(undefined, merged.serde);
+    return new MemoryCheckpointer(undefined, merged.serde, merged);
   }
   if (url === undefined || url === "") {
     return fallBack(
@@ -92,12 +93,13 @@ function fallBack(reason: string, fallback: "memory" | "throw", options: Factory
   if (fallback === "throw") {
     throw cause ?? new CheckpointerUnavailableError("createCheckpointer", reason);
   }
+  if (options.metrics !== false) CheckpointMetrics.for(options.metrics).fallbacks.inc();
   (options.logger ?? defaultLogger).error(
     `FALLING BACK TO THE IN-MEMORY CHECKPOINTER: ${reason}. Checkpoints will NOT survive a restart. ` +
       'Set fallback: "throw" (or LANGGRAPH_CHECKPOINT_FALLBACK=throw) to fail instead.',
     { backend: "memory", persistent: false },
   );
-  return new MemoryCheckpointer(reason, options.serde);
+  return new MemoryCheckpointer(reason, options.serde, options);
 }
 
 /** Code options over environment options, group by group. */

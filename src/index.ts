@@ -3,6 +3,10 @@ export { MemoryCheckpointer } from "./memory.js";
 export { createCheckpointer } from "./factory.js";
 export type { Checkpointer, FactoryOptions } from "./factory.js";
 export { closeOnSignals } from "./shutdown.js";
+export { metricsHandler } from "./observe/http.js";
+export type { MetricsRequest, MetricsResponse } from "./observe/http.js";
+export type { MetricsOptions } from "./observe/metrics.js";
+export type { CodecName } from "./compaction.js";
 export type { CloseOnSignalsOptions, ShutdownSignal } from "./shutdown.js";
 export {
   CheckpointerError,
@@ -12,6 +16,7 @@ export {
   InvalidInputError,
   InvalidOptionsError,
   MigrationError,
+  PayloadTooLargeError,
   PoolExhaustedError,
   SerializationError,
 } from "./errors.js";
@@ -20,7 +25,9 @@ export type { HealthReport } from "./health.js";
 export type { LastError } from "./executor.js";
 export type {
   CircuitBreakerOptions,
+  CompactionOptions,
   HealthMonitorOptions,
+  ObservabilityOptions,
   Logger,
   PoolOptions,
   PostgresSaverOptions,

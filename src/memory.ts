@@ -1,13 +1,29 @@
-import { MemorySaver, type SerializerProtocol } from "@langchain/langgraph-checkpoint";
+import type { RunnableConfig } from "@langchain/core/runnables";
+import {
+  type Checkpoint,
+  type CheckpointListOptions,
+  type CheckpointMetadata,
+  type CheckpointTuple,
+  MemorySaver,
+  type PendingWrite,
+  type SerializerProtocol,
+} from "@langchain/langgraph-checkpoint";
 import type { HealthReport } from "./health.js";
+import { Instrumentation, targetOf } from "./observe/instrument.js";
+import { CheckpointMetrics } from "./observe/metrics.js";
+import { type ObservabilityOptions, resolveObservability } from "./options.js";
 
 /**
  * LangGraph's `MemorySaver` with the same lifecycle surface as
- * `PostgresSaver` (`setup`, `warmup`, `health`, `isPersistent`, `end`), so
- * code written against the factory's result works with either. Checkpoints
- * live in this process only and are gone when it exits.
+ * `PostgresSaver` (`setup`, `warmup`, `health`, `isPersistent`, `end`) and
+ * the same metrics, logs and spans (labelled `backend="memory"`), so code and
+ * dashboards written against the factory's result work with either.
+ * Checkpoints live in this process only and are gone when it exits.
  */
 export class MemoryCheckpointer extends MemorySaver {
+  private readonly instrumentation: Instrumentation;
+  private readonly detachMetrics: () => void;
+
   /**
    * @param fallbackReason why a requested database was not used; `health()`
    *   then reports "degraded" and carries the reason as `lastError`.
@@ -15,8 +31,18 @@ export class MemoryCheckpointer extends MemorySaver {
   constructor(
     readonly fallbackReason?: string,
     serde?: SerializerProtocol,
+    options: ObservabilityOptions = {},
   ) {
     super(serde);
+    const { metrics: metricsOptions, ...settings } = resolveObservability(options);
+    const metrics = metricsOptions === false ? undefined : CheckpointMetrics.for(metricsOptions);
+    this.instrumentation = new Instrumentation({ backend: "memory", metrics, ...settings });
+    this.detachMetrics = metrics?.attach({
+      backend: "memory",
+      persistent: false,
+      poolStats: () => ({ total: 0, idle: 0, waiting: 0 }),
+      circuitState: () => "closed",
+    }) ?? (() => {});
   }
 
   async setup(): Promise<void> {}
@@ -41,7 +67,44 @@ export class MemoryCheckpointer extends MemorySaver {
     return false;
   }
 
-  async end(): Promise<void> {}
+  override getTuple(config: RunnableConfig): Promise<CheckpointTuple | undefined> {
+    return this.instrumentation.run("getTuple", targetOf(config), async (stats) => {
+      const tuple = await super.getTuple(config);
+      stats.rows = tuple === undefined ? 0 : 1;
+      return tuple;
+    });
+  }
+
+  override async *list(config: RunnableConfig, options?: CheckpointListOptions): AsyncGenerator<CheckpointTuple> {
+    const tuples = await this.instrumentation.run("list", targetOf(config), async (stats) => {
+      const all: CheckpointTuple[] = [];
+      for await (const tuple of super.list(config, options)) all.push(tuple);
+      stats.rows = all.length;
+      return all;
+    });
+    yield* tuples;
+  }
+
+  override put(config: RunnableConfig, checkpoint: Checkpoint, metadata: CheckpointMetadata): Promise<RunnableConfig> {
+    const target = { ...targetOf(config), checkpointId: checkpoint?.id };
+    return this.instrumentation.run("put", target, () => super.put(config, checkpoint, metadata));
+  }
+
+  override putWrites(config: RunnableConfig, writes: PendingWrite[], taskId: string, taskPath?: string): Promise<void> {
+    return this.instrumentation.run("putWrites", targetOf(config), async (stats) => {
+      stats.rows = Array.isArray(writes) ? writes.length : 0;
+      await super.putWrites(config, writes, taskId, taskPath);
+    });
+  }
+
+  override deleteThread(threadId: string): Promise<void> {
+    return this.instrumentation.run("deleteThread", { threadId }, () => super.deleteThread(threadId));
+  }
+
+  /** Stops reporting this checkpointer in the metrics. */
+  async end(): Promise<void> {
+    this.detachMetrics();
+  }
 
   private readonly createdAt = new Date().toISOString();
 }

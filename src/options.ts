@@ -1,4 +1,6 @@
+import { CODEC_NAMES, type CodecName, type CompactionSettings } from "./compaction.js";
 import { InvalidOptionsError } from "./errors.js";
+import type { MetricsOptions } from "./observe/metrics.js";
 
 /** Any object with these four methods works: console, pino, winston, bunyan. */
 export interface Logger {
@@ -104,7 +106,57 @@ export interface HealthMonitorOptions {
   failuresBeforeDown?: number;
 }
 
-export interface PostgresSaverOptions {
+export interface CompactionOptions {
+  /**
+   * Compress channel and write blobs of at least this many serialized bytes.
+   * Below 1 KiB compressing saves too few bytes to pay for the call
+   * (bench/results/codecs.md); Postgres itself never compresses values under 2 KiB.
+   * @default 1024
+   */
+  thresholdBytes?: number;
+  /**
+   * `node:zlib` codec: brotli, raw deflate or gzip. Brotli at level 1 had
+   * the best bytes saved per microsecond on message-heavy states
+   * (bench/results/codecs.md). Rows written with any codec stay readable.
+   * @default "br"
+   */
+  codec?: CodecName;
+  /**
+   * Compression level (zlib 1–9, brotli 0–11). Low levels are several times
+   * faster and lose little ratio on JSON state.
+   * @default 1
+   */
+  level?: number;
+}
+
+/** Checkpointer settings shared by both backends (Postgres and the in-memory fallback). */
+export interface ObservabilityOptions {
+  /**
+   * Where warnings and errors go.
+   * @default console (warn and error only)
+   */
+  logger?: Logger;
+  /**
+   * Prometheus metrics (prom-client). `false` turns them off.
+   * @default { registry: prom-client's global register, prefix: "" }
+   */
+  metrics?: MetricsOptions | false;
+  /**
+   * Operations taking at least this many milliseconds are logged once at
+   * warn level (ids, duration, sizes, attempts; never payload) and counted.
+   * `false` turns the log off.
+   * @default 250
+   */
+  slowOperationMs?: number | false;
+  /**
+   * A span per operation through `@opentelemetry/api` when it is installed
+   * (a no-op until an SDK is registered).
+   * @default true
+   */
+  tracing?: boolean;
+}
+
+export interface PostgresSaverOptions extends ObservabilityOptions {
   /**
    * Postgres schema that holds the checkpoint tables. Any name Postgres accepts
    * works: it is quoted as an identifier, never pasted into SQL raw.
@@ -117,11 +169,6 @@ export interface PostgresSaverOptions {
    * @default 100
    */
   listPageSize?: number;
-  /**
-   * Where warnings and errors go.
-   * @default console (warn and error only)
-   */
-  logger?: Logger;
   /** Pool settings; used only when the saver creates the pool. */
   pool?: PoolOptions;
   /**
@@ -144,6 +191,20 @@ export interface PostgresSaverOptions {
    * @default false
    */
   healthMonitor?: HealthMonitorOptions | false;
+  /**
+   * Compress large blobs before storing them. Compressed rows can only be
+   * read by this package: pass `false` while the official saver must still
+   * read what this one writes.
+   * @default { thresholdBytes: 1024, codec: "br", level: 1 }
+   */
+  compaction?: CompactionOptions | false;
+  /**
+   * Largest serialized blob accepted on write, and the most a stored
+   * compressed blob may inflate to on read (a decompression bomb fails with
+   * `PayloadTooLargeError` instead of exhausting memory).
+   * @default 268435456 (256 MiB)
+   */
+  maxPayloadBytes?: number;
 }
 
 /**
@@ -180,6 +241,11 @@ export const DEFAULTS = {
   circuitBreaker: { failureThreshold: 10, cooldownMs: 5_000 },
   drainTimeoutMs: 10_000,
   healthMonitor: { intervalMs: 10_000, failuresBeforeDown: 3 },
+  /** Slower than a typical LLM token, far slower than a healthy checkpoint write (about 1 ms). */
+  slowOperationMs: 250,
+  compaction: { thresholdBytes: 1024, codec: "br", level: 1 } satisfies CompactionSettings as CompactionSettings,
+  /** Far above real agent states (tens of MB at worst), far below what would endanger a Node process. */
+  maxPayloadBytes: 256 * 1024 * 1024,
 } as const;
 
 export const defaultLogger: Logger = {
@@ -201,6 +267,11 @@ export interface ResolvedOptions {
   circuitBreaker: Required<CircuitBreakerOptions>;
   drainTimeoutMs: number;
   healthMonitor: Required<HealthMonitorOptions> | false;
+  metrics: MetricsOptions | false;
+  slowOperationMs: number | false;
+  tracing: boolean;
+  compaction: CompactionSettings | false;
+  maxPayloadBytes: number;
 }
 
 export function resolveOptions(options: PostgresSaverOptions | undefined): ResolvedOptions {
@@ -217,14 +288,28 @@ export function resolveOptions(options: PostgresSaverOptions | undefined): Resol
     schema,
     quotedSchema: quoteIdentifier(schema, "schema"),
     listPageSize: o.listPageSize ?? DEFAULTS.listPageSize,
-    logger: o.logger ?? defaultLogger,
     pool,
     healthCheckIdleMs: o.healthCheckIdleMs ?? DEFAULTS.healthCheckIdleMs,
     retry,
     circuitBreaker,
     drainTimeoutMs: o.drainTimeoutMs ?? DEFAULTS.drainTimeoutMs,
     healthMonitor,
+    ...resolveObservability(o),
+    compaction: o.compaction === false ? false : { ...DEFAULTS.compaction, ...definedOnly(o.compaction) },
+    maxPayloadBytes: o.maxPayloadBytes ?? DEFAULTS.maxPayloadBytes,
   };
+  positiveInteger("maxPayloadBytes", resolved.maxPayloadBytes);
+  if (resolved.compaction) {
+    const { codec, level, thresholdBytes } = resolved.compaction;
+    if (!CODEC_NAMES.includes(codec)) {
+      throw new InvalidOptionsError(`compaction.codec must be one of ${CODEC_NAMES.join(", ")}, got ${describe(codec)}`);
+    }
+    nonNegativeInteger("compaction.thresholdBytes", thresholdBytes);
+    const maxLevel = codec === "br" ? 11 : 9;
+    if (!Number.isSafeInteger(level) || level < 0 || level > maxLevel) {
+      throw new InvalidOptionsError(`compaction.level for ${codec} must be an integer from 0 to ${maxLevel}, got ${describe(level)}`);
+    }
+  }
   positiveInteger("listPageSize", resolved.listPageSize);
   positiveInteger("pool.max", pool.max);
   nonNegativeInteger("pool.min", pool.min);
@@ -249,6 +334,28 @@ export function resolveOptions(options: PostgresSaverOptions | undefined): Resol
     throw new InvalidOptionsError(`pool.applicationName must be a string, got ${describe(pool.applicationName)}`);
   }
   return resolved;
+}
+
+/** The options both backends share, checked. */
+export function resolveObservability(o: ObservabilityOptions): Pick<ResolvedOptions, "logger" | "metrics" | "slowOperationMs" | "tracing"> {
+  const logger = o.logger ?? defaultLogger;
+  for (const method of ["debug", "info", "warn", "error"] as const) {
+    if (typeof logger?.[method] !== "function") {
+      throw new InvalidOptionsError(`logger must have debug, info, warn and error methods; ${method} is ${describe(logger?.[method])}`);
+    }
+  }
+  const metrics = o.metrics === false ? false : definedOnly(o.metrics);
+  if (metrics && metrics.prefix !== undefined && !/^[a-zA-Z_:][a-zA-Z0-9_:]*$|^$/.test(metrics.prefix)) {
+    throw new InvalidOptionsError(`metrics.prefix must be a valid Prometheus name prefix, got ${JSON.stringify(metrics.prefix)}`);
+  }
+  if (metrics && metrics.registry !== undefined && typeof metrics.registry?.getSingleMetric !== "function") {
+    throw new InvalidOptionsError(`metrics.registry must be a prom-client Registry, got ${describe(metrics.registry)}`);
+  }
+  const slowOperationMs = o.slowOperationMs ?? DEFAULTS.slowOperationMs;
+  if (slowOperationMs !== false) nonNegativeInteger("slowOperationMs", slowOperationMs);
+  const tracing = o.tracing ?? true;
+  if (typeof tracing !== "boolean") throw new InvalidOptionsError(`tracing must be true or false, got ${describe(tracing)}`);
+  return { logger, metrics, slowOperationMs, tracing };
 }
 
 /** `{ a: undefined }` must not override a default with undefined. */

@@ -74,6 +74,8 @@ export class ConnectionSource {
   constructor(
     readonly pool: PgPool,
     private readonly healthCheckIdleMs: number,
+    /** Told the result of every probe (the health-checks metric). */
+    private readonly onHealthCheck: (ok: boolean) => void = () => {},
     private readonly now: () => number = Date.now,
   ) {
     pool.on?.("connect", this.onConnect);
@@ -133,8 +135,10 @@ export class ConnectionSource {
     try {
       await client.query({ text: "SELECT 1", query_timeout: timeoutMs });
       this.verifiedAt.set(client, this.now());
+      this.onHealthCheck(true);
       return true;
     } catch (error) {
+      this.onHealthCheck(false);
       client.release(error instanceof Error ? error : new Error(String(error)));
       return false;
     }

@@ -12,7 +12,7 @@ import {
   type PendingWrite,
   type SerializerProtocol,
 } from "@langchain/langgraph-checkpoint";
-import { decodeAll, decodeTuple } from "./decode.js";
+import { type BlobLoader, blobLoader, decodeAll, decodeTuple } from "./decode.js";
 import { Encoder } from "./encode.js";
 import {
   CheckpointerDatabaseError,
@@ -25,6 +25,8 @@ import { Executor } from "./executor.js";
 import { type HealthReport, HealthMonitor, healthStatus } from "./health.js";
 import { namespaceOf, optionalKey, requireConfigurable, requireKey, requirePlainObject } from "./input.js";
 import { filterToStorableJson } from "./metadata.js";
+import { Instrumentation, type OperationStats, targetOf, textOrUndefined } from "./observe/instrument.js";
+import { CheckpointMetrics } from "./observe/metrics.js";
 import { runMigrations } from "./migrator.js";
 import { type PostgresSaverOptions, type ResolvedOptions, describe, resolveOptions } from "./options.js";
 import { ConnectionSource, type PgPool, createPool } from "./pool.js";
@@ -50,6 +52,8 @@ export class PostgresSaver extends BaseCheckpointSaver {
   private closing: Promise<void> | undefined;
   private readonly endHooks: Array<() => Promise<void>> = [];
   private warming: Promise<void> | undefined;
+  private readonly instrumentation: Instrumentation;
+  private readonly detachMetrics: () => void;
 
   /**
    * @param pool a `pg.Pool` (or anything with the same `query`/`connect`). The
@@ -64,9 +68,22 @@ export class PostgresSaver extends BaseCheckpointSaver {
     this.options = resolveOptions(options);
     this.pool = pool;
     this.sql = buildStatements(tableNames(this.options.quotedSchema));
-    this.encoder = new Encoder(this.serde, this.serde instanceof JsonPlusSerializer);
-    this.connections = new ConnectionSource(pool, this.options.healthCheckIdleMs);
-    this.executor = new Executor(this.connections, this.options);
+    this.encoder = new Encoder(this.serde, {
+      strict: this.serde instanceof JsonPlusSerializer,
+      compaction: this.options.compaction,
+      maxPayloadBytes: this.options.maxPayloadBytes,
+    });
+    const { metrics: metricsOptions, logger, slowOperationMs, tracing } = this.options;
+    const metrics = metricsOptions === false ? undefined : CheckpointMetrics.for(metricsOptions);
+    this.instrumentation = new Instrumentation({ backend: "postgres", metrics, logger, slowOperationMs, tracing });
+    this.detachMetrics = metrics?.attach({
+      backend: "postgres",
+      persistent: true,
+      poolStats: () => this.connections.stats(),
+      circuitState: () => this.executor.breaker.state,
+    }) ?? (() => {});
+    this.connections = new ConnectionSource(pool, this.options.healthCheckIdleMs, (ok) => this.instrumentation.healthChecked(ok));
+    this.executor = new Executor(this.connections, this.options, (operation) => this.instrumentation.retried(operation));
     // pg emits "error" on the pool when an idle connection dies (server
     // restart, idle reaper, network drop); without a listener Node treats it
     // as unhandled and kills the process. The dead client is discarded by pg.
@@ -91,7 +108,7 @@ export class PostgresSaver extends BaseCheckpointSaver {
    * schema is already current.
    */
   async setup(): Promise<void> {
-    await runMigrations(this.executor, this.options);
+    await this.instrumentation.run("setup", {}, () => runMigrations(this.executor, this.options));
   }
 
   /**
@@ -142,52 +159,52 @@ export class PostgresSaver extends BaseCheckpointSaver {
   }
 
   async getTuple(config: RunnableConfig): Promise<CheckpointTuple | undefined> {
-    const configurable = requireConfigurable(config, "getTuple");
-    // The conformance suite requires a config without thread_id to find nothing rather than throw.
-    if (configurable.thread_id === undefined) return undefined;
-    const threadId = requireKey(configurable.thread_id, "thread_id", "getTuple");
-    const ns = namespaceOf(configurable, "getTuple");
-    const checkpointId = optionalKey(configurable.checkpoint_id ?? configurable.thread_ts, "checkpoint_id", "getTuple");
-    const [row] = await this.query<TupleRow>("getTuple", this.sql.getTuple, [threadId, ns, checkpointId ?? null]);
-    return row === undefined ? undefined : this.decode(row);
+    return this.instrumentation.run("getTuple", targetOf(config), async (stats) => {
+      const configurable = requireConfigurable(config, "getTuple");
+      // The conformance suite requires a config without thread_id to find nothing rather than throw.
+      if (configurable.thread_id === undefined) return undefined;
+      const threadId = requireKey(configurable.thread_id, "thread_id", "getTuple");
+      const ns = namespaceOf(configurable, "getTuple");
+      const checkpointId = optionalKey(configurable.checkpoint_id ?? configurable.thread_ts, "checkpoint_id", "getTuple");
+      const [row] = await this.query<TupleRow>("getTuple", this.sql.getTuple, [threadId, ns, checkpointId ?? null], stats);
+      stats.rows = row === undefined ? 0 : 1;
+      return row === undefined ? undefined : decodeTuple(this.serde, this.loader(stats), row);
+    });
   }
 
   /**
    * Newest first. Pages through the result with keyset pagination, one
    * statement per `listPageSize` rows, so listing a huge thread never holds
-   * more than a page in memory.
+   * more than a page in memory. Each page is one observed operation: the
+   * time the caller spends between pages is not ours.
    */
   async *list(config: RunnableConfig, options?: CheckpointListOptions): AsyncGenerator<CheckpointTuple> {
-    const configurable = (config?.configurable ?? {}) as Record<string, unknown>;
-    const threadId = optionalKey(configurable.thread_id, "thread_id", "list");
-    const ns = configurable.checkpoint_ns === undefined || configurable.checkpoint_ns === null
-      ? null
-      : namespaceOf(configurable, "list");
-    const checkpointId = optionalKey(configurable.checkpoint_id, "checkpoint_id", "list");
-    const before = optionalKey(options?.before?.configurable?.checkpoint_id, "before.checkpoint_id", "list");
-    const filter = options?.filter === undefined || options.filter === null
-      ? null
-      : requirePlainObject(options.filter, "filter", "list");
-    const limit = options?.limit;
-    if (limit !== undefined && (!Number.isSafeInteger(limit) || limit < 0)) {
-      throw new InvalidInputError(`list: limit must be a non-negative integer, got ${describe(limit)}`);
-    }
-    const filterJson = filter !== null && Object.keys(filter).length > 0 ? filterToStorableJson(filter) : null;
-
-    let remaining = limit ?? Number.POSITIVE_INFINITY;
+    let query: ListQuery | undefined;
+    let remaining = Number.POSITIVE_INFINITY;
     let cursor: [string, string, string] | [null, null, null] = [null, null, null];
-    while (remaining > 0) {
-      const pageSize = Math.min(this.options.listPageSize, remaining);
-      const rows: TupleRow[] = await this.query<TupleRow>("list", this.sql.listPage, [
-        threadId ?? null, ns, checkpointId ?? null, filterJson, before ?? null, ...cursor, pageSize,
-      ]);
-      const tuples = await Promise.all(rows.map((row) => this.decode(row)));
+    do {
+      const [rows, tuples, pageSize] = await this.instrumentation.run("list", targetOf(config), async (stats) => {
+        // Checked inside the first page's operation, so bad input shows in the metrics like any failure.
+        if (query === undefined) {
+          query = listQuery(config, options);
+          remaining = query.limit;
+        }
+        const size = Math.min(this.options.listPageSize, remaining);
+        if (size === 0) return [[], [], 0] as const;
+        const { threadId, ns, checkpointId, filterJson, before } = query;
+        const page = await this.query<TupleRow>("list", this.sql.listPage, [
+          threadId, ns, checkpointId, filterJson, before, ...cursor, size,
+        ], stats);
+        stats.rows = page.length;
+        const load = this.loader(stats);
+        return [page, await Promise.all(page.map((row) => decodeTuple(this.serde, load, row))), size] as const;
+      });
       for (const tuple of tuples) yield tuple;
       remaining -= rows.length;
       const last = rows.at(-1);
       if (last === undefined || rows.length < pageSize) return;
       cursor = [last.checkpoint_id, last.thread_id, last.checkpoint_ns];
-    }
+    } while (remaining > 0);
   }
 
   async put(
@@ -196,38 +213,45 @@ export class PostgresSaver extends BaseCheckpointSaver {
     metadata: CheckpointMetadata,
     newVersions: ChannelVersions,
   ): Promise<RunnableConfig> {
-    const configurable = requireConfigurable(config, "put");
-    const threadId = requireKey(configurable.thread_id, "thread_id", "put");
-    const ns = namespaceOf(configurable, "put");
-    const parentId = optionalKey(configurable.checkpoint_id, "checkpoint_id", "put");
-    const encoded = await this.encoder.checkpoint(checkpoint, metadata, newVersions, "put");
-    const { blobs } = encoded;
-    await this.query("put", this.sql.put, [
-      threadId, ns,
-      blobs.channels, blobs.versions, blobs.types, blobs.packed.offsets, blobs.packed.lengths, blobs.packed.data,
-      encoded.id, parentId ?? null, encoded.document, encoded.metadata,
-    ]);
-    return { configurable: { thread_id: threadId, checkpoint_ns: ns, checkpoint_id: encoded.id } };
+    const target = { ...targetOf(config), checkpointId: textOrUndefined((checkpoint as { id?: unknown } | undefined)?.id) };
+    return this.instrumentation.run("put", target, async (stats) => {
+      const configurable = requireConfigurable(config, "put");
+      const threadId = requireKey(configurable.thread_id, "thread_id", "put");
+      const ns = namespaceOf(configurable, "put");
+      const parentId = optionalKey(configurable.checkpoint_id, "checkpoint_id", "put");
+      const encoded = await this.encoder.checkpoint(checkpoint, metadata, newVersions, "put", stats);
+      const { blobs } = encoded;
+      await this.query("put", this.sql.put, [
+        threadId, ns,
+        blobs.channels, blobs.versions, blobs.types, blobs.packed.offsets, blobs.packed.lengths, blobs.packed.data,
+        encoded.id, parentId ?? null, encoded.document, encoded.metadata,
+      ], stats);
+      return { configurable: { thread_id: threadId, checkpoint_ns: ns, checkpoint_id: encoded.id } };
+    });
   }
 
   async putWrites(config: RunnableConfig, writes: PendingWrite[], taskId: string, taskPath?: string): Promise<void> {
-    const configurable = requireConfigurable(config, "putWrites");
-    const threadId = requireKey(configurable.thread_id, "thread_id", "putWrites");
-    const ns = namespaceOf(configurable, "putWrites");
-    const checkpointId = requireKey(configurable.checkpoint_id, "checkpoint_id", "putWrites");
-    const task = requireKey(taskId, "taskId", "putWrites");
-    const path = taskPath === undefined || taskPath === null ? "" : optionalKey(taskPath, "taskPath", "putWrites") ?? "";
-    const encoded = await this.encoder.writes(writes, "putWrites");
-    if (encoded.idx.length === 0) return;
-    await this.query("putWrites", this.sql.putWrites, [
-      threadId, ns, checkpointId, task, path,
-      encoded.idx, encoded.channels, encoded.types, encoded.packed.offsets, encoded.packed.lengths, encoded.packed.data,
-    ]);
+    await this.instrumentation.run("putWrites", targetOf(config), async (stats) => {
+      const configurable = requireConfigurable(config, "putWrites");
+      const threadId = requireKey(configurable.thread_id, "thread_id", "putWrites");
+      const ns = namespaceOf(configurable, "putWrites");
+      const checkpointId = requireKey(configurable.checkpoint_id, "checkpoint_id", "putWrites");
+      const task = requireKey(taskId, "taskId", "putWrites");
+      const path = taskPath === undefined || taskPath === null ? "" : optionalKey(taskPath, "taskPath", "putWrites") ?? "";
+      const encoded = await this.encoder.writes(writes, "putWrites", stats);
+      if (encoded.idx.length === 0) return;
+      await this.query("putWrites", this.sql.putWrites, [
+        threadId, ns, checkpointId, task, path,
+        encoded.idx, encoded.channels, encoded.types, encoded.packed.offsets, encoded.packed.lengths, encoded.packed.data,
+      ], stats);
+    });
   }
 
   async deleteThread(threadId: string): Promise<void> {
-    const thread = requireKey(threadId, "threadId", "deleteThread");
-    await this.query("deleteThread", this.sql.deleteThread, [thread]);
+    await this.instrumentation.run("deleteThread", { threadId: textOrUndefined(threadId) }, async (stats) => {
+      const thread = requireKey(threadId, "threadId", "deleteThread");
+      await this.query("deleteThread", this.sql.deleteThread, [thread], stats);
+    });
   }
 
   /** One statement for the whole ancestor walk (the base class issues one `getTuple` per ancestor). */
@@ -236,26 +260,29 @@ export class PostgresSaver extends BaseCheckpointSaver {
     channels: string[];
   }): Promise<Record<string, DeltaChannelHistory>> {
     const { config, channels } = options ?? {};
-    if (!Array.isArray(channels)) throw new InvalidInputError("getDeltaChannelHistory: channels must be an array");
-    if (channels.length === 0) return {};
-    const wanted = channels.map((ch, i) => requireKey(ch, `channels[${i}]`, "getDeltaChannelHistory"));
-    // fromEntries defines own properties, so a channel called "__proto__" is an entry, not the prototype.
-    const result: Record<string, DeltaChannelHistory> = Object.fromEntries(wanted.map((ch) => [ch, { writes: [] }]));
-    const configurable = requireConfigurable(config, "getDeltaChannelHistory");
-    if (configurable.thread_id === undefined) return result;
-    const threadId = requireKey(configurable.thread_id, "thread_id", "getDeltaChannelHistory");
-    const ns = namespaceOf(configurable, "getDeltaChannelHistory");
-    const checkpointId = optionalKey(configurable.checkpoint_id, "checkpoint_id", "getDeltaChannelHistory");
-    const rows = await this.query<DeltaHistoryRow>("getDeltaChannelHistory", this.sql.deltaHistory, [
-      threadId, ns, checkpointId ?? null, wanted,
-    ]);
-    const values = await decodeAll(this.serde, rows.map((r) => r.type), rows.map((r) => r.blob));
-    rows.forEach((row, i) => {
-      const entry = result[row.channel]!;
-      if (row.kind === "seed") entry.seed = values[i];
-      else entry.writes.push([row.task_id!, row.channel, values[i]] as CheckpointPendingWrite);
+    return this.instrumentation.run("getDeltaChannelHistory", targetOf(config), async (stats) => {
+      if (!Array.isArray(channels)) throw new InvalidInputError("getDeltaChannelHistory: channels must be an array");
+      if (channels.length === 0) return {};
+      const wanted = channels.map((ch, i) => requireKey(ch, `channels[${i}]`, "getDeltaChannelHistory"));
+      // fromEntries defines own properties, so a channel called "__proto__" is an entry, not the prototype.
+      const result: Record<string, DeltaChannelHistory> = Object.fromEntries(wanted.map((ch) => [ch, { writes: [] }]));
+      const configurable = requireConfigurable(config, "getDeltaChannelHistory");
+      if (configurable.thread_id === undefined) return result;
+      const threadId = requireKey(configurable.thread_id, "thread_id", "getDeltaChannelHistory");
+      const ns = namespaceOf(configurable, "getDeltaChannelHistory");
+      const checkpointId = optionalKey(configurable.checkpoint_id, "checkpoint_id", "getDeltaChannelHistory");
+      const rows = await this.query<DeltaHistoryRow>("getDeltaChannelHistory", this.sql.deltaHistory, [
+        threadId, ns, checkpointId ?? null, wanted,
+      ], stats);
+      stats.rows = rows.length;
+      const values = await decodeAll(this.loader(stats), rows.map((r) => r.type), rows.map((r) => r.blob));
+      rows.forEach((row, i) => {
+        const entry = result[row.channel]!;
+        if (row.kind === "seed") entry.seed = values[i];
+        else entry.writes.push([row.task_id!, row.channel, values[i]] as CheckpointPendingWrite);
+      });
+      return result;
     });
-    return result;
   }
 
   /**
@@ -275,6 +302,7 @@ export class PostgresSaver extends BaseCheckpointSaver {
         });
       }
       this.connections.detach();
+      this.detachMetrics();
       // Our own pool keeps its error listener: connections can still report
       // errors while they close, and an unheard "error" would crash the process.
       if (this.ownsPool) await this.pool.end();
@@ -300,12 +328,12 @@ export class PostgresSaver extends BaseCheckpointSaver {
     this.endHooks.push(hook);
   }
 
-  private decode(row: TupleRow): Promise<CheckpointTuple> {
-    return decodeTuple(this.serde, row);
+  private loader(stats: OperationStats): BlobLoader {
+    return blobLoader(this.serde, this.options.maxPayloadBytes, stats);
   }
 
-  private query<Row>(operation: string, text: string, values: unknown[]): Promise<Row[]> {
-    return this.executor.query<Row>(operation, text, values);
+  private query<Row>(operation: string, text: string, values: unknown[], stats?: OperationStats): Promise<Row[]> {
+    return this.executor.query<Row>(operation, text, values, stats);
   }
 
   private readonly onIdleClientError = (error: Error): void => {
@@ -313,5 +341,41 @@ export class PostgresSaver extends BaseCheckpointSaver {
       error: error.message,
       code: (error as { code?: unknown }).code,
     });
+  };
+}
+
+interface ListQuery {
+  threadId: string | null;
+  ns: string | null;
+  checkpointId: string | null;
+  filterJson: string | null;
+  before: string | null;
+  /** Rows wanted in all; Infinity without a limit. */
+  limit: number;
+}
+
+/** `list()`'s config and options, checked. */
+function listQuery(config: RunnableConfig, options: CheckpointListOptions | undefined): ListQuery {
+  const configurable = (config?.configurable ?? {}) as Record<string, unknown>;
+  const threadId = optionalKey(configurable.thread_id, "thread_id", "list");
+  const ns = configurable.checkpoint_ns === undefined || configurable.checkpoint_ns === null
+    ? null
+    : namespaceOf(configurable, "list");
+  const checkpointId = optionalKey(configurable.checkpoint_id, "checkpoint_id", "list");
+  const before = optionalKey(options?.before?.configurable?.checkpoint_id, "before.checkpoint_id", "list");
+  const filter = options?.filter === undefined || options.filter === null
+    ? null
+    : requirePlainObject(options.filter, "filter", "list");
+  const limit = options?.limit;
+  if (limit !== undefined && (!Number.isSafeInteger(limit) || limit < 0)) {
+    throw new InvalidInputError(`list: limit must be a non-negative integer, got ${describe(limit)}`);
+  }
+  return {
+    threadId: threadId ?? null,
+    ns,
+    checkpointId: checkpointId ?? null,
+    filterJson: filter !== null && Object.keys(filter).length > 0 ? filterToStorableJson(filter) : null,
+    before: before ?? null,
+    limit: limit ?? Number.POSITIVE_INFINITY,
   };
 }
