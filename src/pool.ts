@@ -1,5 +1,6 @@
 import pg from "pg";
 import { InvalidInputError } from "./errors.js";
+import { redactConnectionString } from "./redact.js";
 import type { ResolvedOptions } from "./options.js";
 
 /**
@@ -38,6 +39,11 @@ export interface PoolStats {
 export function createPool(connectionString: string, options: ResolvedOptions): PgPool {
   if (typeof connectionString !== "string" || connectionString.length === 0) {
     throw new InvalidInputError("a connection string such as postgresql://user@host:5432/db is required");
+  }
+  // pg would fail on the first query with a TypeError whose `input` property
+  // holds the whole URL, password included, for any logger that serializes errors.
+  if (/^postgres(ql)?:\/\//i.test(connectionString) && !URL.canParse(connectionString)) {
+    throw new InvalidInputError(`not a valid connection URL: ${redactConnectionString(connectionString)}`);
   }
   const { pool } = options;
   return new pg.Pool({

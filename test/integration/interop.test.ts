@@ -439,6 +439,16 @@ function idsOf(snapshots: StateSnapshot[]): string[] {
 // Database helpers
 // ---------------------------------------------------------------------------
 
+/**
+ * Options for every saver of ours in this file: the official saver reads
+ * what ours writes in every test, and it cannot read compacted rows (type
+ * `json+br`, ours by default for blobs of 1 KiB and more; the messages
+ * channel here grows past that). `compaction: false` stores rows exactly as
+ * the official saver does. test/integration/interop-compaction.test.ts covers
+ * the default and mixed threads.
+ */
+const OFFICIAL_READABLE = { compaction: false } as const;
+
 async function withClient<T>(url: string, f: (client: pg.Client) => Promise<T>): Promise<T> {
   const client = new pg.Client({ connectionString: url });
   await client.connect();
@@ -508,7 +518,7 @@ async function withFreshDatabase(
   try {
     await f(url, {
       ours: () => {
-        const s = PostgresSaver.fromConnString(target.url(url));
+        const s = PostgresSaver.fromConnString(target.url(url), OFFICIAL_READABLE);
         savers.push(s);
         return s;
       },
@@ -547,7 +557,7 @@ describe.each(cases)("interop with the official saver ($variant messages channel
     referenceHistory = await history(variant, memory, "reference");
     sharedOfficial = OfficialSaver.fromConnString(target.url(db.url()));
     await sharedOfficial.setup();
-    sharedOurs = PostgresSaver.fromConnString(target.url(db.url()));
+    sharedOurs = PostgresSaver.fromConnString(target.url(db.url()), OFFICIAL_READABLE);
     await sharedOurs.setup();
   });
 
