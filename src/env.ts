@@ -19,6 +19,10 @@ const boolean: Parse = (raw, name) => {
   throw new InvalidOptionsError(`${name} must be true or false, got "${raw}"`);
 };
 const text: Parse = (raw) => raw;
+/** "false"/"off" turns a feature off; "true"/"on" leaves its defaults (and any sub-settings) in place. */
+const offSwitch: Parse = (raw, name) => (boolean(raw, name) ? undefined : false);
+const integerOrOff: Parse = (raw, name) =>
+  ["off", "false"].includes(raw.trim().toLowerCase()) ? false : integer(raw, name);
 const fallback: Parse = (raw, name) => {
   if (raw === "memory" || raw === "throw") return raw;
   throw new InvalidOptionsError(`${name} must be "memory" or "throw", got "${raw}"`);
@@ -48,6 +52,15 @@ export const ENVIRONMENT: ReadonlyArray<readonly [string, string, Parse]> = [
   ["LANGGRAPH_CHECKPOINT_DRAIN_TIMEOUT_MS", "drainTimeoutMs", integer],
   ["LANGGRAPH_CHECKPOINT_HEALTH_INTERVAL_MS", "healthMonitor.intervalMs", integer],
   ["LANGGRAPH_CHECKPOINT_HEALTH_FAILURES", "healthMonitor.failuresBeforeDown", integer],
+  ["LANGGRAPH_CHECKPOINT_METRICS", "metrics", offSwitch],
+  ["LANGGRAPH_CHECKPOINT_METRICS_PREFIX", "metrics.prefix", text],
+  ["LANGGRAPH_CHECKPOINT_SLOW_MS", "slowOperationMs", integerOrOff],
+  ["LANGGRAPH_CHECKPOINT_TRACING", "tracing", boolean],
+  ["LANGGRAPH_CHECKPOINT_COMPACTION", "compaction", offSwitch],
+  ["LANGGRAPH_CHECKPOINT_COMPACTION_THRESHOLD", "compaction.thresholdBytes", integer],
+  ["LANGGRAPH_CHECKPOINT_COMPACTION_CODEC", "compaction.codec", text],
+  ["LANGGRAPH_CHECKPOINT_COMPACTION_LEVEL", "compaction.level", integer],
+  ["LANGGRAPH_CHECKPOINT_MAX_PAYLOAD_BYTES", "maxPayloadBytes", integer],
 ];
 
 /** Options found in `env`; a malformed value is refused, naming the variable. */
@@ -58,8 +71,10 @@ export function optionsFromEnv(env: Record<string, string | undefined>): Factory
     if (raw === undefined || raw === "") continue;
     const [group, key] = path.split(".") as [string, string | undefined];
     const value = parse(raw, name);
+    if (value === undefined) continue;
     if (key === undefined) options[group] = value;
-    else options[group] = { ...(options[group] as object | undefined), [key]: value };
+    // A feature switched off stays off, whatever its sub-settings say.
+    else if (options[group] !== false) options[group] = { ...(options[group] as object | undefined), [key]: value };
   }
   return options as FactoryOptions;
 }

@@ -241,6 +241,8 @@ export const DEFAULTS = {
   circuitBreaker: { failureThreshold: 10, cooldownMs: 5_000 },
   drainTimeoutMs: 10_000,
   healthMonitor: { intervalMs: 10_000, failuresBeforeDown: 3 },
+  /** Metric names exactly as documented unless a prefix is asked for; the registry defaults to prom-client's global one. */
+  metrics: { prefix: "" },
   /** Slower than a typical LLM token, far slower than a healthy checkpoint write (about 1 ms). */
   slowOperationMs: 250,
   compaction: { thresholdBytes: 1024, codec: "br", level: 1 } satisfies CompactionSettings as CompactionSettings,
@@ -344,8 +346,8 @@ export function resolveObservability(o: ObservabilityOptions): Pick<ResolvedOpti
       throw new InvalidOptionsError(`logger must have debug, info, warn and error methods; ${method} is ${describe(logger?.[method])}`);
     }
   }
-  const metrics = o.metrics === false ? false : definedOnly(o.metrics);
-  if (metrics && metrics.prefix !== undefined && !/^[a-zA-Z_:][a-zA-Z0-9_:]*$|^$/.test(metrics.prefix)) {
+  const metrics = o.metrics === false ? false : { ...DEFAULTS.metrics, ...definedOnly(o.metrics) };
+  if (metrics && (typeof metrics.prefix !== "string" || !/^[a-zA-Z_:][a-zA-Z0-9_:]*$|^$/.test(metrics.prefix))) {
     throw new InvalidOptionsError(`metrics.prefix must be a valid Prometheus name prefix, got ${JSON.stringify(metrics.prefix)}`);
   }
   if (metrics && metrics.registry !== undefined && typeof metrics.registry?.getSingleMetric !== "function") {

@@ -25,6 +25,34 @@ describe("environment variables", () => {
     });
   });
 
+  it("switch observability and compaction off, or tune them", () => {
+    expect(
+      optionsFromEnv({
+        LANGGRAPH_CHECKPOINT_METRICS: "false",
+        LANGGRAPH_CHECKPOINT_METRICS_PREFIX: "ignored_",
+        LANGGRAPH_CHECKPOINT_SLOW_MS: "off",
+        LANGGRAPH_CHECKPOINT_TRACING: "0",
+        LANGGRAPH_CHECKPOINT_COMPACTION: "off",
+        LANGGRAPH_CHECKPOINT_COMPACTION_LEVEL: "5",
+        LANGGRAPH_CHECKPOINT_MAX_PAYLOAD_BYTES: "1048576",
+      }),
+    ).toEqual({ metrics: false, slowOperationMs: false, tracing: false, compaction: false, maxPayloadBytes: 1_048_576 });
+    expect(
+      optionsFromEnv({
+        LANGGRAPH_CHECKPOINT_METRICS: "true",
+        LANGGRAPH_CHECKPOINT_METRICS_PREFIX: "myapp_",
+        LANGGRAPH_CHECKPOINT_SLOW_MS: "100",
+        LANGGRAPH_CHECKPOINT_COMPACTION: "on",
+        LANGGRAPH_CHECKPOINT_COMPACTION_THRESHOLD: "4096",
+        LANGGRAPH_CHECKPOINT_COMPACTION_CODEC: "deflate",
+      }),
+    ).toEqual({ metrics: { prefix: "myapp_" }, slowOperationMs: 100, compaction: { thresholdBytes: 4096, codec: "deflate" } });
+    expect(() => resolveOptions(optionsFromEnv({ LANGGRAPH_CHECKPOINT_COMPACTION_CODEC: "zstd" }))).toThrow(
+      /compaction.codec must be one of deflate, gzip, br/,
+    );
+    expect(() => resolveOptions(optionsFromEnv({ LANGGRAPH_CHECKPOINT_METRICS_PREFIX: "my-app" }))).toThrow(InvalidOptionsError);
+  });
+
   it("refuse malformed values, naming the variable", () => {
     expect(() => optionsFromEnv({ LANGGRAPH_CHECKPOINT_POOL_MAX: "ten" })).toThrow(/LANGGRAPH_CHECKPOINT_POOL_MAX must be a non-negative integer/);
     expect(() => optionsFromEnv({ LANGGRAPH_CHECKPOINT_KEEPALIVE: "maybe" })).toThrow(InvalidOptionsError);
