@@ -22,10 +22,16 @@ export type BlobLoader = (type: string, blob: Uint8Array | null | undefined) => 
  * `maxPayloadBytes`) and counts stored and raw bytes into `stats`.
  */
 export function blobLoader(serde: SerializerProtocol, maxPayloadBytes: number, stats: OperationStats): BlobLoader {
+  // Inflations of one operation run one after another, and all fail after the
+  // first failure: a hostile row that many checkpoints of a page reference
+  // must cost one maxPayloadBytes of memory, not one per reference.
+  let previous: Promise<unknown> = Promise.resolve();
   return async (storedType, blob) => {
     if (blob === null || blob === undefined) return serde.loadsTyped(storedType, new Uint8Array());
     stats.storedBytes += blob.byteLength;
-    const [type, bytes] = await expand(storedType, blob, maxPayloadBytes);
+    const expanded = previous.then(() => expand(storedType, blob, maxPayloadBytes));
+    previous = expanded;
+    const [type, bytes] = await expanded;
     stats.rawBytes += bytes.byteLength;
     return serde.loadsTyped(type, asStoredBytes(type, bytes));
   };

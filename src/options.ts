@@ -1,3 +1,4 @@
+import { constants as bufferConstants } from "node:buffer";
 import { CODEC_NAMES, type CodecName, type CompactionSettings } from "./compaction.js";
 import { InvalidOptionsError } from "./errors.js";
 import type { MetricsOptions } from "./observe/metrics.js";
@@ -214,6 +215,8 @@ export interface PostgresSaverOptions extends ObservabilityOptions {
  */
 export const DEFAULT_LIST_PAGE_SIZE = 100;
 
+const MAX_BUFFER_BYTES = bufferConstants.MAX_LENGTH;
+
 /** Postgres truncates identifiers longer than NAMEDATALEN - 1 = 63 bytes; we refuse instead of truncating. */
 const MAX_IDENTIFIER_BYTES = 63;
 
@@ -301,6 +304,10 @@ export function resolveOptions(options: PostgresSaverOptions | undefined): Resol
     maxPayloadBytes: o.maxPayloadBytes ?? DEFAULTS.maxPayloadBytes,
   };
   positiveInteger("maxPayloadBytes", resolved.maxPayloadBytes);
+  if (resolved.maxPayloadBytes > MAX_BUFFER_BYTES) {
+    // zlib cannot inflate into anything larger, so compressed rows would become unreadable.
+    throw new InvalidOptionsError(`maxPayloadBytes must be at most ${MAX_BUFFER_BYTES} (the largest Buffer Node can allocate)`);
+  }
   if (resolved.compaction) {
     const { codec, level, thresholdBytes } = resolved.compaction;
     if (!CODEC_NAMES.includes(codec)) {
