@@ -10,7 +10,7 @@ import {
 } from "@langchain/langgraph-checkpoint";
 import type { HealthReport } from "./health.js";
 import { Instrumentation, targetOf } from "./observe/instrument.js";
-import { CheckpointMetrics } from "./observe/metrics.js";
+import { CheckpointMetrics, type MetricSource } from "./observe/metrics.js";
 import { type ObservabilityOptions, resolveObservability } from "./options.js";
 
 /**
@@ -23,6 +23,8 @@ import { type ObservabilityOptions, resolveObservability } from "./options.js";
 export class MemoryCheckpointer extends MemorySaver {
   private readonly instrumentation: Instrumentation;
   private readonly detachMetrics: () => void;
+  /** What the scrape-time gauges read. The metrics hold it weakly, so the saver must hold it. */
+  private readonly metricSource: MetricSource;
 
   /**
    * @param fallbackReason why a requested database was not used; `health()`
@@ -37,12 +39,13 @@ export class MemoryCheckpointer extends MemorySaver {
     const { metrics: metricsOptions, ...settings } = resolveObservability(options);
     const metrics = metricsOptions === false ? undefined : CheckpointMetrics.for(metricsOptions);
     this.instrumentation = new Instrumentation({ backend: "memory", metrics, ...settings });
-    this.detachMetrics = metrics?.attach({
+    this.metricSource = {
       backend: "memory",
       persistent: false,
       poolStats: () => ({ total: 0, idle: 0, waiting: 0 }),
       circuitState: () => "closed",
-    }) ?? (() => {});
+    };
+    this.detachMetrics = metrics?.attach(this.metricSource) ?? (() => {});
   }
 
   async setup(): Promise<void> {}

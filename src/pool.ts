@@ -74,8 +74,6 @@ const PROBE_TIMEOUT_MS = 2_000;
 export class ConnectionSource {
   /** When each connection last proved alive (connect, statement or probe). */
   private readonly verifiedAt = new WeakMap<PgPoolClient, number>();
-  /** Connections that have our "error" listener. */
-  private readonly guarded = new WeakSet<PgPoolClient>();
 
   constructor(
     readonly pool: PgPool,
@@ -157,8 +155,8 @@ export class ConnectionSource {
    * "error" on the client: unheard, that event would crash the process.
    */
   private guard(client: PgPoolClient): void {
-    if (this.guarded.has(client)) return;
-    this.guarded.add(client);
+    if (guarded.has(client)) return;
+    guarded.add(client);
     client.on?.("error", ignoreReportedError);
   }
 
@@ -167,6 +165,12 @@ export class ConnectionSource {
     this.guard(client);
   };
 }
+
+/**
+ * Connections that have our "error" listener. One set for the process, so
+ * many savers sharing one pool add one listener per connection, not one each.
+ */
+const guarded = new WeakSet<PgPoolClient>();
 
 /** The same failure also rejects the statement in progress, which is where it is handled. */
 function ignoreReportedError(): void {}

@@ -26,7 +26,7 @@ import { type HealthReport, HealthMonitor, healthStatus } from "./health.js";
 import { namespaceOf, optionalKey, requireConfigurable, requireKey, requirePlainObject } from "./input.js";
 import { filterToStorableJson } from "./metadata.js";
 import { Instrumentation, type OperationStats, targetOf, textOrUndefined } from "./observe/instrument.js";
-import { CheckpointMetrics } from "./observe/metrics.js";
+import { CheckpointMetrics, type MetricSource } from "./observe/metrics.js";
 import { runMigrations } from "./migrator.js";
 import { type PostgresSaverOptions, type ResolvedOptions, describe, resolveOptions } from "./options.js";
 import { ConnectionSource, type PgPool, createPool } from "./pool.js";
@@ -54,6 +54,8 @@ export class PostgresSaver extends BaseCheckpointSaver {
   private warming: Promise<void> | undefined;
   private readonly instrumentation: Instrumentation;
   private readonly detachMetrics: () => void;
+  /** What the scrape-time gauges read. The metrics hold it weakly, so the saver must hold it. */
+  private readonly metricSource: MetricSource;
 
   /**
    * @param pool a `pg.Pool` (or anything with the same `query`/`connect`). The
@@ -76,12 +78,13 @@ export class PostgresSaver extends BaseCheckpointSaver {
     const { metrics: metricsOptions, logger, slowOperationMs, tracing } = this.options;
     const metrics = metricsOptions === false ? undefined : CheckpointMetrics.for(metricsOptions);
     this.instrumentation = new Instrumentation({ backend: "postgres", metrics, logger, slowOperationMs, tracing });
-    this.detachMetrics = metrics?.attach({
+    this.metricSource = {
       backend: "postgres",
       persistent: true,
       poolStats: () => this.connections.stats(),
       circuitState: () => this.executor.breaker.state,
-    }) ?? (() => {});
+    };
+    this.detachMetrics = metrics?.attach(this.metricSource) ?? (() => {});
     this.connections = new ConnectionSource(pool, this.options.healthCheckIdleMs, (ok) => this.instrumentation.healthChecked(ok));
     this.executor = new Executor(this.connections, this.options, (operation) => this.instrumentation.retried(operation));
     // pg emits "error" on the pool when an idle connection dies (server

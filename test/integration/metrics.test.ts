@@ -1,5 +1,7 @@
 import http from "node:http";
 import type { AddressInfo } from "node:net";
+import { setFlagsFromString } from "node:v8";
+import { runInNewContext } from "node:vm";
 import { AIMessage, HumanMessage } from "@langchain/core/messages";
 import { END, MessagesAnnotation, START, StateGraph } from "@langchain/langgraph";
 import pg from "pg";
@@ -255,6 +257,20 @@ describe("GET /metrics", () => {
     const { samples } = await scrape();
     expect(valueOf(samples, `${M}pool_connections`, { state: "total" })).toBe(0);
     expect(has(samples, `${M}backend_info`, { backend: "postgres" })).toBe(false);
+  });
+
+  it("a live saver stays in the scrape-time gauges through garbage collection", async () => {
+    const saver = PostgresSaver.fromConnString(db.url(), { metrics: { registry }, pool: { min: 2 } });
+    await saver.warmup();
+    setFlagsFromString("--expose-gc");
+    (runInNewContext("gc") as () => void)();
+    await new Promise((resolve) => setImmediate(resolve));
+    (runInNewContext("gc") as () => void)();
+    const { samples } = await scrape();
+    expect(valueOf(samples, `${M}pool_connections`, { state: "total" })).toBe(saver.health().pool.total);
+    expect(saver.health().pool.total).toBeGreaterThanOrEqual(2);
+    expect(valueOf(samples, `${M}backend_info`, { backend: "postgres", persistent: "true" })).toBe(1);
+    await saver.end();
   });
 
   it("shows an open circuit as 2, and back to 0 when that saver is gone", async () => {
