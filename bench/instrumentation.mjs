@@ -43,15 +43,15 @@ const operations = {
 
 const times = Object.fromEntries(Object.keys(operations).map((op) => [op, { instrumented: [], bare: [], control: [] }]));
 for (let round = 0; round < ROUNDS; round += 1) {
-  // Alternate which saver goes first, so drift on a noisy machine hits both.
+  // Rotate which saver goes first.
   const names = Object.keys(savers);
   const order = names.map((_, i) => names[(i + round) % names.length]);
+  // Interleaved operation by operation, so drift on a noisy machine hits every saver alike.
   for (const [op, run] of Object.entries(operations)) {
-    for (const name of order) {
-      const thread = `${name}-${round}`;
-      for (let i = 0; i < OPS_PER_ROUND; i += 1) {
+    for (let i = 0; i < OPS_PER_ROUND; i += 1) {
+      for (const name of order) {
         const started = performance.now();
-        await run(savers[name], thread, i);
+        await run(savers[name], `${name}-${round}`, i);
         times[op][name].push(performance.now() - started);
       }
     }

@@ -63,6 +63,12 @@ const CODECS: Record<CodecName, Codec> = {
  */
 const THREAD_POOL_ABOVE_BYTES = 1024 * 1024;
 
+/**
+ * Levels above this cost 3× to 40× more per byte (brotli 11 takes about a
+ * second per MiB), so they always run on the thread pool.
+ */
+const FAST_LEVEL_MAX = 4;
+
 /** Keep the compressed form only when it saves at least this share of the bytes; otherwise reading it back is wasted work. */
 const MIN_SAVING = 0.1;
 
@@ -80,9 +86,8 @@ export async function compact(
 ): Promise<[string, Uint8Array]> {
   if (settings === false || bytes.byteLength < settings.thresholdBytes || bytes.byteLength === 0) return [type, bytes];
   const codec = CODECS[settings.codec];
-  const compressed = bytes.byteLength > THREAD_POOL_ABOVE_BYTES
-    ? await codec.compressAsync(bytes, settings.level)
-    : codec.compress(bytes, settings.level);
+  const onEventLoop = bytes.byteLength <= THREAD_POOL_ABOVE_BYTES && settings.level <= FAST_LEVEL_MAX;
+  const compressed = onEventLoop ? codec.compress(bytes, settings.level) : await codec.compressAsync(bytes, settings.level);
   if (compressed.byteLength > bytes.byteLength * (1 - MIN_SAVING)) return [type, bytes];
   return [`${type}+${settings.codec}`, compressed];
 }
@@ -100,11 +105,7 @@ export async function expand(type: string, bytes: Uint8Array, maxBytes: number):
   if (!Object.hasOwn(CODECS, suffix)) return [type, bytes];
   const codec = CODECS[suffix as CodecName];
   try {
-    // A compressed blob can inflate a thousandfold, so the compressed size decides where the work runs.
-    const inflated = bytes.byteLength * 64 > THREAD_POOL_ABOVE_BYTES
-      ? await codec.inflateAsync(bytes, maxBytes)
-      : codec.inflate(bytes, maxBytes);
-    return [type.slice(0, plus), inflated];
+    return [type.slice(0, plus), await inflateBounded(codec, bytes, maxBytes)];
   } catch (error) {
     if ((error as { code?: unknown }).code === "ERR_BUFFER_TOO_LARGE") {
       throw new PayloadTooLargeError(
@@ -114,6 +115,21 @@ export async function expand(type: string, bytes: Uint8Array, maxBytes: number):
       );
     }
     throw new SerializationError(`a stored ${type} blob is corrupt: ${(error as Error).message}`, { cause: error });
+  }
+}
+
+/**
+ * The output size is unknown until inflated (a few hundred bytes can hold
+ * hundreds of MiB), so the first try runs on the event loop but stops at
+ * 1 MiB; only a larger blob is inflated again, on the thread pool, up to `maxBytes`.
+ */
+async function inflateBounded(codec: Codec, bytes: Uint8Array, maxBytes: number): Promise<Uint8Array> {
+  const firstTry = Math.min(maxBytes, THREAD_POOL_ABOVE_BYTES);
+  try {
+    return codec.inflate(bytes, firstTry);
+  } catch (error) {
+    if (firstTry === maxBytes || (error as { code?: unknown }).code !== "ERR_BUFFER_TOO_LARGE") throw error;
+    return codec.inflateAsync(bytes, maxBytes);
   }
 }
 

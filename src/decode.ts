@@ -10,6 +10,7 @@ import {
   maxChannelVersion,
 } from "@langchain/langgraph-checkpoint";
 import { expand } from "./compaction.js";
+import { SerializationError } from "./errors.js";
 import { fromStoredJson } from "./metadata.js";
 import type { OperationStats } from "./observe/instrument.js";
 import type { TupleRow } from "./sql.js";
@@ -33,7 +34,13 @@ export function blobLoader(serde: SerializerProtocol, maxPayloadBytes: number, s
     previous = expanded;
     const [type, bytes] = await expanded;
     stats.rawBytes += bytes.byteLength;
-    return serde.loadsTyped(type, asStoredBytes(type, bytes));
+    try {
+      return await serde.loadsTyped(type, asStoredBytes(type, bytes));
+    } catch (error) {
+      // The serializer's message may quote the stored bytes (JSON.parse does); only its class is kept.
+      const kind = error instanceof Error ? error.name : typeof error;
+      throw new SerializationError(`a stored ${type} blob could not be deserialized (${kind})`);
+    }
   };
 }
 

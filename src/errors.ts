@@ -148,15 +148,17 @@ const TRANSIENT_MESSAGES = /Connection terminated|Client has encountered a conne
 
 /** Whether retrying the same statement on a fresh connection may succeed. Safe because every write is idempotent. */
 export function isTransient(error: unknown): boolean {
-  const state = sqlstateOf(error);
-  if (state !== undefined) return state.startsWith("08") || TRANSIENT_SQLSTATES.has(state);
+  // Socket codes first: EPIPE has the shape of a SQLSTATE (five characters).
   const code = (error as { code?: unknown } | null)?.code;
   if (typeof code === "string" && TRANSIENT_SOCKET_CODES.has(code)) return true;
+  const state = sqlstateOf(error);
+  if (state !== undefined) return state.startsWith("08") || TRANSIENT_SQLSTATES.has(state);
   return error instanceof Error && TRANSIENT_MESSAGES.test(error.message);
 }
 
 export function sqlstateOf(error: unknown): string | undefined {
   if (typeof error !== "object" || error === null) return undefined;
   const code = (error as { code?: unknown }).code;
-  return typeof code === "string" && /^[0-9A-Z]{5}$/.test(code) ? code : undefined;
+  // SQLSTATE classes start with a digit, or are F0, HV, P0 or XX; socket codes like EPIPE do not.
+  return typeof code === "string" && /^(?:[0-9][0-9A-Z]|F0|HV|P0|XX)[0-9A-Z]{3}$/.test(code) ? code : undefined;
 }

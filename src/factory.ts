@@ -93,13 +93,15 @@ function fallBack(reason: string, fallback: "memory" | "throw", options: Factory
   if (fallback === "throw") {
     throw cause ?? new CheckpointerUnavailableError("createCheckpointer", reason);
   }
+  // Built first: it checks the options the counter below relies on.
+  const memory = new MemoryCheckpointer(reason, options.serde, options);
   if (options.metrics !== false) CheckpointMetrics.for(options.metrics).fallbacks.inc();
   (options.logger ?? defaultLogger).error(
     `FALLING BACK TO THE IN-MEMORY CHECKPOINTER: ${reason}. Checkpoints will NOT survive a restart. ` +
       'Set fallback: "throw" (or LANGGRAPH_CHECKPOINT_FALLBACK=throw) to fail instead.',
     { backend: "memory", persistent: false },
   );
-  return new MemoryCheckpointer(reason, options.serde, options);
+  return memory;
 }
 
 /** Code options over environment options, group by group. */

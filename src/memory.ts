@@ -9,7 +9,7 @@ import {
   type SerializerProtocol,
 } from "@langchain/langgraph-checkpoint";
 import type { HealthReport } from "./health.js";
-import { Instrumentation, targetOf } from "./observe/instrument.js";
+import { Instrumentation, targetOf, textOrUndefined } from "./observe/instrument.js";
 import { CheckpointMetrics, type MetricSource } from "./observe/metrics.js";
 import { type ObservabilityOptions, resolveObservability } from "./options.js";
 
@@ -42,6 +42,7 @@ export class MemoryCheckpointer extends MemorySaver {
     this.metricSource = {
       backend: "memory",
       persistent: false,
+      pool: undefined,
       poolStats: () => ({ total: 0, idle: 0, waiting: 0 }),
       circuitState: () => "closed",
     };
@@ -89,7 +90,7 @@ export class MemoryCheckpointer extends MemorySaver {
   }
 
   override put(config: RunnableConfig, checkpoint: Checkpoint, metadata: CheckpointMetadata): Promise<RunnableConfig> {
-    const target = { ...targetOf(config), checkpointId: checkpoint?.id };
+    const target = { ...targetOf(config), checkpointId: textOrUndefined((checkpoint as { id?: unknown } | undefined)?.id) };
     return this.instrumentation.run("put", target, () => super.put(config, checkpoint, metadata));
   }
 

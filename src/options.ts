@@ -353,6 +353,9 @@ export function resolveObservability(o: ObservabilityOptions): Pick<ResolvedOpti
       throw new InvalidOptionsError(`logger must have debug, info, warn and error methods; ${method} is ${describe(logger?.[method])}`);
     }
   }
+  if (typeof (o.metrics as { getSingleMetric?: unknown } | undefined)?.getSingleMetric === "function") {
+    throw new InvalidOptionsError("metrics takes { registry }, not a Registry: write metrics: { registry }");
+  }
   const metrics = o.metrics === false ? false : { ...DEFAULTS.metrics, ...definedOnly(o.metrics) };
   if (metrics && (typeof metrics.prefix !== "string" || !/^[a-zA-Z_:][a-zA-Z0-9_:]*$|^$/.test(metrics.prefix))) {
     throw new InvalidOptionsError(`metrics.prefix must be a valid Prometheus name prefix, got ${JSON.stringify(metrics.prefix)}`);

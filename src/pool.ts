@@ -40,10 +40,13 @@ export function createPool(connectionString: string, options: ResolvedOptions): 
   if (typeof connectionString !== "string" || connectionString.length === 0) {
     throw new InvalidInputError("a connection string such as postgresql://user@host:5432/db is required");
   }
-  // pg would fail on the first query with a TypeError whose `input` property
-  // holds the whole URL, password included, for any logger that serializes errors.
-  if (/^postgres(ql)?:\/\//i.test(connectionString) && !URL.canParse(connectionString)) {
-    throw new InvalidInputError(`not a valid connection URL: ${redactConnectionString(connectionString)}`);
+  // Parsed now, the way pg will parse it (constructing a client does not
+  // connect): otherwise the first query fails with a TypeError whose `input`
+  // property holds the whole URL, password included, for any logger that serializes errors.
+  try {
+    new pg.Client({ connectionString });
+  } catch {
+    throw new InvalidInputError(`not a valid connection string: ${redactConnectionString(connectionString)}`);
   }
   const { pool } = options;
   return new pg.Pool({
@@ -116,7 +119,13 @@ export class ConnectionSource {
 
   /** One `SELECT 1` on a connection straight from the pool (the health monitor's probe); throws when it fails. */
   async probe(timeoutMs: number): Promise<void> {
-    const client = await this.pool.connect();
+    let client: PgPoolClient;
+    try {
+      client = await this.pool.connect();
+    } catch (error) {
+      this.onHealthCheck(false);
+      throw error;
+    }
     this.guard(client);
     if (!(await this.ping(client, timeoutMs))) throw new Error("Connection terminated: the health probe failed");
     this.release(client);
@@ -138,14 +147,14 @@ export class ConnectionSource {
   private async ping(client: PgPoolClient, timeoutMs: number): Promise<boolean> {
     try {
       await client.query({ text: "SELECT 1", query_timeout: timeoutMs });
-      this.verifiedAt.set(client, this.now());
-      this.onHealthCheck(true);
-      return true;
     } catch (error) {
       this.onHealthCheck(false);
       client.release(error instanceof Error ? error : new Error(String(error)));
       return false;
     }
+    this.verifiedAt.set(client, this.now());
+    this.onHealthCheck(true);
+    return true;
   }
 
   /**

@@ -81,6 +81,7 @@ export class PostgresSaver extends BaseCheckpointSaver {
     this.metricSource = {
       backend: "postgres",
       persistent: true,
+      pool,
       poolStats: () => this.connections.stats(),
       circuitState: () => this.executor.breaker.state,
     };

@@ -62,11 +62,11 @@ export class Instrumentation {
   }
 
   retried(operation: string): void {
-    this.settings.metrics?.retries.inc({ operation: this.label(operation) });
+    this.safely(() => this.settings.metrics?.retries.inc({ operation: this.label(operation) }));
   }
 
   healthChecked(ok: boolean): void {
-    this.settings.metrics?.healthChecks.inc({ result: ok ? "ok" : "failed" });
+    this.safely(() => this.settings.metrics?.healthChecks.inc({ result: ok ? "ok" : "failed" }));
   }
 
   private async measure<T>(
@@ -86,12 +86,37 @@ export class Instrumentation {
       throw error;
     } finally {
       const seconds = (performance.now() - started) / 1000;
-      this.record(label, stats, seconds, failure);
-      if (span !== undefined) finishSpan(span, target, stats, failure);
+      this.safely(() => this.record(label, stats, seconds, failure));
+      if (span !== undefined) this.safely(() => finishSpan(span, target, stats, failure, this.settings.backend));
       const { slowOperationMs } = this.settings;
-      if (slowOperationMs !== false && seconds * 1000 >= slowOperationMs) this.logSlow(operation, label, target, stats, seconds);
+      if (slowOperationMs !== false && seconds * 1000 >= slowOperationMs) {
+        this.safely(() => this.logSlow(operation, label, target, stats, seconds));
+      }
     }
   }
+
+  /**
+   * Observing must never change an operation's outcome: a checkpoint that
+   * was stored is reported stored even if a logger throws or a metric of the
+   * same name was registered with other labels.
+   */
+  private safely(observe: () => void): void {
+    try {
+      observe();
+    } catch (error) {
+      if (this.observerFailureReported) return;
+      this.observerFailureReported = true;
+      try {
+        this.settings.logger.error("checkpoint instrumentation failed; operations are unaffected", {
+          error: error instanceof Error ? error.message : String(error),
+        });
+      } catch {
+        // The logger itself is what fails.
+      }
+    }
+  }
+
+  private observerFailureReported = false;
 
   private record(label: string, stats: OperationStats, seconds: number, failure: unknown): void {
     const { metrics, backend } = this.settings;
@@ -126,15 +151,22 @@ export class Instrumentation {
   }
 }
 
-function finishSpan(span: SpanLike, target: OperationTarget, stats: OperationStats, failure: unknown): void {
+function finishSpan(
+  span: SpanLike,
+  target: OperationTarget,
+  stats: OperationStats,
+  failure: unknown,
+  backend: InstrumentationSettings["backend"],
+): void {
   if (span.isRecording()) {
     const attributes: Attributes = {
-      "db.system.name": "postgresql",
+      "langgraph.checkpoint.backend": backend,
       "langgraph.checkpoint.bytes": stats.storedBytes,
       "langgraph.checkpoint.raw_bytes": stats.rawBytes,
       "langgraph.checkpoint.rows": stats.rows,
       "langgraph.checkpoint.attempts": stats.attempts,
     };
+    if (backend === "postgres") attributes["db.system.name"] = "postgresql";
     if (target.threadId !== undefined) attributes["langgraph.thread_id"] = target.threadId;
     if (target.checkpointNs !== undefined) attributes["langgraph.checkpoint_ns"] = target.checkpointNs;
     if (target.checkpointId !== undefined) attributes["langgraph.checkpoint_id"] = target.checkpointId;

@@ -21,6 +21,8 @@ export interface MetricsOptions {
 export interface MetricSource {
   readonly backend: "postgres" | "memory";
   readonly persistent: boolean;
+  /** The pool's identity: savers sharing one pool count its connections once. */
+  readonly pool: object | undefined;
   poolStats(): PoolStats;
   circuitState(): CircuitState;
 }
@@ -28,10 +30,10 @@ export interface MetricSource {
 const CIRCUIT_VALUE: Record<CircuitState, number> = { closed: 0, "half-open": 1, open: 2 };
 
 /**
- * From half a millisecond (a cached-plan write on localhost) to 10 s (the
- * statement timeout): a checkpoint operation's whole plausible range.
+ * From half a millisecond (a cached-plan write on localhost) to 30 s (the
+ * default operation deadline): a checkpoint operation's whole plausible range.
  */
-const DURATION_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+const DURATION_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 
 /** 256 B to 256 MiB (the default maxPayloadBytes) in steps of 4×. */
 const BYTE_BUCKETS = Array.from({ length: 11 }, (_, i) => 256 * 4 ** i);
@@ -59,8 +61,11 @@ export class CheckpointMetrics {
   readonly fallbacks: Counter;
   private readonly poolConnections: Gauge<"state">;
 
+  private readonly durationName: string;
+
   private constructor(registry: Registry, prefix: string) {
     const name = (suffix: string) => `${prefix}langgraph_checkpoint_${suffix}`;
+    this.durationName = name("operation_duration_seconds");
     const shared = <M>(metricName: string, create: () => M): M =>
       (registry.getSingleMetric(metricName) as M | undefined) ?? create();
     const registers = [registry];
@@ -115,8 +120,10 @@ export class CheckpointMetrics {
       registers,
       collect(this: Gauge<"state">) {
         const sum = { total: 0, idle: 0, waiting: 0 };
+        const counted = new Set<object>();
         for (const source of liveSources(this)) {
-          if (source.backend !== "postgres") continue;
+          if (source.backend !== "postgres" || source.pool === undefined || counted.has(source.pool)) continue;
+          counted.add(source.pool);
           const stats = source.poolStats();
           sum.total += stats.total;
           sum.idle += stats.idle;
@@ -148,6 +155,13 @@ export class CheckpointMetrics {
       },
     }));
     this.sourceGauges = [this.poolConnections, circuit, backendInfo];
+    // Series that exist from the start, so an alert on their rate has something to match.
+    for (const result of ["ok", "failed"]) this.healthChecks.inc({ result }, 0);
+  }
+
+  /** Still the registry's metrics (not dropped by `registry.clear()`)? */
+  private isRegisteredIn(registry: Registry): boolean {
+    return registry.getSingleMetric(this.durationName) === this.operationDuration;
   }
 
   private readonly sourceGauges: Gauge<string>[];
@@ -159,7 +173,9 @@ export class CheckpointMetrics {
     let byPrefix = instances.get(registry);
     if (byPrefix === undefined) instances.set(registry, (byPrefix = new Map()));
     let metrics = byPrefix.get(prefix);
-    if (metrics === undefined) byPrefix.set(prefix, (metrics = new CheckpointMetrics(registry, prefix)));
+    if (metrics === undefined || !metrics.isRegisteredIn(registry)) {
+      byPrefix.set(prefix, (metrics = new CheckpointMetrics(registry, prefix)));
+    }
     return metrics;
   }
 
@@ -167,7 +183,11 @@ export class CheckpointMetrics {
   attach(source: MetricSource): () => void {
     const ref = new WeakRef(source);
     const sets = this.sourceGauges.map((gauge) => ((gauge as WithSources)[SOURCES] ??= new Set()));
-    for (const set of sets) set.add(ref);
+    for (const set of sets) {
+      // Forget checkpointers collected without end(), even if nothing ever scrapes.
+      for (const old of set) if (old.deref() === undefined) set.delete(old);
+      set.add(ref);
+    }
     return () => {
       for (const set of sets) set.delete(ref);
     };

@@ -273,6 +273,29 @@ describe("GET /metrics", () => {
     await saver.end();
   });
 
+  it("counts a pool shared by two savers once, and survives registry.clear()", async () => {
+    const shared = new pg.Pool({ connectionString: db.url(), max: 3 });
+    const own = new Registry();
+    const a = new PostgresSaver(shared, undefined, { metrics: { registry: own } });
+    const b = new PostgresSaver(shared, undefined, { metrics: { registry: own } });
+    await a.setup();
+    await Promise.all([a.getTuple({ configurable: { thread_id: "x" } }), b.getTuple({ configurable: { thread_id: "y" } })]);
+    const total = async () =>
+      valueOf(parseMetrics(await own.metrics()), `${M}pool_connections`, { state: "total" });
+    expect(await total()).toBe(shared.totalCount);
+    expect(shared.totalCount).toBeGreaterThan(0);
+    await a.end();
+    await b.end();
+
+    own.clear();
+    const c = new PostgresSaver(shared, undefined, { metrics: { registry: own } });
+    await c.getTuple({ configurable: { thread_id: "z" } });
+    const samples = parseMetrics(await own.metrics());
+    expect(valueOf(samples, `${M}operation_duration_seconds_count`, { operation: "get_tuple", status: "ok" })).toBe(1);
+    await c.end();
+    await shared.end();
+  });
+
   it("shows an open circuit as 2, and back to 0 when that saver is gone", async () => {
     const port = await freePort();
     const dead = PostgresSaver.fromConnString(`postgresql://nobody@127.0.0.1:${port}/none`, {

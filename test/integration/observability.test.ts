@@ -128,6 +128,45 @@ describe("nothing secret in logs, errors or spans", () => {
   });
 });
 
+describe("observing never changes an outcome", () => {
+  it("a logger that throws does not turn a stored checkpoint into an error", async () => {
+    const throwing: Logger = {
+      debug() {},
+      info() {},
+      warn() {
+        throw new Error("log shipper down");
+      },
+      error() {
+        throw new Error("log shipper down");
+      },
+    };
+    const saver = PostgresSaver.fromConnString(db.url(), { logger: throwing, slowOperationMs: 0 });
+    await saver.setup();
+    const cp = checkpointWith({ value: 1 });
+    const stored = await saver.put({ configurable: { thread_id: threadId("throwing-log") } }, cp, loopMetadata, cp.channel_versions);
+    expect((await saver.getTuple(stored))?.checkpoint.id).toBe(cp.id);
+    await saver.end();
+  });
+
+  it("a corrupt stored value fails with SerializationError that quotes none of it", async () => {
+    const saver = PostgresSaver.fromConnString(db.url());
+    await saver.setup();
+    const cp = checkpointWith({ value: "fine" });
+    const thread = threadId("corrupt");
+    const stored = await saver.put({ configurable: { thread_id: thread } }, cp, loopMetadata, cp.channel_versions);
+    const admin = PostgresSaver.fromConnString(db.url());
+    await admin.pool.query("UPDATE checkpoint_blobs SET blob = convert_to($2, 'UTF8') WHERE thread_id = $1", [
+      thread,
+      `${PAYLOAD_SECRET} is not JSON`,
+    ]);
+    await admin.end();
+    const error = await failure(saver.getTuple(stored));
+    await saver.end();
+    expect(error).toMatchObject({ code: "SERIALIZATION" });
+    expect(errorText(error)).not.toContain(PAYLOAD_SECRET);
+  });
+});
+
 describe("tracing", () => {
   it("a real graph's operations are spans named langgraph.checkpoint.<operation>, with ids and sizes", async () => {
     const saver = PostgresSaver.fromConnString(db.url());

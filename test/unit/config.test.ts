@@ -114,6 +114,8 @@ describe("isTransient", () => {
     [{ code: "23505" }, false],
     [{ code: "42601" }, false],
     [Object.assign(new Error("read ECONNRESET"), { code: "ECONNRESET" }), true],
+    // Five capital letters, like a SQLSTATE, but a socket error.
+    [Object.assign(new Error("write EPIPE"), { code: "EPIPE" }), true],
     [new Error("Connection terminated unexpectedly"), true],
     [new Error("value too long"), false],
   ])("%o → %s", (error, expected) => {

@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import { InvalidOptionsError } from "../../src/errors.js";
 import { quoteIdentifier, resolveOptions } from "../../src/options.js";
 import { packBlobs } from "../../src/packing.js";
+import { createPool } from "../../src/pool.js";
 
 describe("packBlobs", () => {
   it("concatenates blobs and records where each one is, with -1 for NULL", () => {
@@ -30,5 +31,14 @@ describe("options", () => {
     expect(resolveOptions({ listPageSize: 1 }).listPageSize).toBe(1);
     expect(() => resolveOptions({ listPageSize: 0 })).toThrow(/listPageSize must be a positive integer/);
     expect(() => resolveOptions("x" as never)).toThrow(InvalidOptionsError);
+  });
+});
+
+describe("connection strings", () => {
+  it("accept Unix-socket URLs (Cloud SQL) and refuse malformed ones without echoing the password", async () => {
+    const options = resolveOptions({});
+    const socket = createPool("postgres://app:s3cret@/agents?host=/cloudsql/proj:us-central1:db", options);
+    await socket.end();
+    expect(() => createPool("postgresql://app:s3cret@127.0.0.1:notaport/agents", options)).toThrow(/not a valid connection string: postgresql:\/\/app:\*\*\*@/);
   });
 });
