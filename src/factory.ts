@@ -4,7 +4,9 @@ import { optionsFromEnv, urlFromEnv } from "./env.js";
 import { CheckpointerError, CheckpointerUnavailableError, InvalidOptionsError } from "./errors.js";
 import { MemoryCheckpointer } from "./memory.js";
 import { CheckpointMetrics } from "./observe/metrics.js";
-import { type PostgresSaverOptions, defaultLogger, describe } from "./options.js";
+import { describe } from "./checks.js";
+import { defaultLogger } from "./observe/options.js";
+import type { PostgresSaverOptions } from "./options.js";
 import { redactConnectionString } from "./redact.js";
 import { PostgresSaver } from "./saver.js";
 

@@ -6,7 +6,8 @@ export { closeOnSignals } from "./shutdown.js";
 export { metricsHandler } from "./observe/http.js";
 export type { MetricsRequest, MetricsResponse } from "./observe/http.js";
 export type { MetricsOptions } from "./observe/metrics.js";
-export type { CodecName } from "./compaction.js";
+export type { CodecName, CompactionOptions } from "./compaction.js";
+export type { Logger, ObservabilityOptions } from "./observe/options.js";
 export type { CloseOnSignalsOptions, ShutdownSignal } from "./shutdown.js";
 export {
   CheckpointerError,
@@ -25,10 +26,7 @@ export type { HealthReport } from "./health.js";
 export type { LastError } from "./executor.js";
 export type {
   CircuitBreakerOptions,
-  CompactionOptions,
   HealthMonitorOptions,
-  ObservabilityOptions,
-  Logger,
   PoolOptions,
   PostgresSaverOptions,
   RetryOptions,

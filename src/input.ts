@@ -1,6 +1,6 @@
 import type { RunnableConfig } from "@langchain/core/runnables";
 import { InvalidInputError } from "./errors.js";
-import { describe } from "./options.js";
+import { describe } from "./checks.js";
 
 /**
  * Checks on what callers pass in, done before any serialization or SQL so a

@@ -11,7 +11,7 @@ import {
 import type { HealthReport } from "./health.js";
 import { Instrumentation, targetOf, textOrUndefined } from "./observe/instrument.js";
 import { CheckpointMetrics, type MetricSource } from "./observe/metrics.js";
-import { type ObservabilityOptions, resolveObservability } from "./options.js";
+import { type ObservabilityOptions, resolveObservability } from "./observe/options.js";
 
 /**
  * LangGraph's `MemorySaver` with the same lifecycle surface as

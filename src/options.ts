@@ -1,15 +1,18 @@
-import { constants as bufferConstants } from "node:buffer";
-import { CODEC_NAMES, type CodecName, type CompactionSettings } from "./compaction.js";
+import { definedOnly, describe, nonNegativeInteger, positiveInteger } from "./checks.js";
+import {
+  COMPACTION_DEFAULTS,
+  type CompactionOptions,
+  type CompactionSettings,
+  DEFAULT_MAX_PAYLOAD_BYTES,
+  resolvePayloadOptions,
+} from "./compaction.js";
 import { InvalidOptionsError } from "./errors.js";
-import type { MetricsOptions } from "./observe/metrics.js";
-
-/** Any object with these four methods works: console, pino, winston, bunyan. */
-export interface Logger {
-  debug(message: string, fields?: Record<string, unknown>): void;
-  info(message: string, fields?: Record<string, unknown>): void;
-  warn(message: string, fields?: Record<string, unknown>): void;
-  error(message: string, fields?: Record<string, unknown>): void;
-}
+import {
+  OBSERVABILITY_DEFAULTS,
+  type ObservabilityOptions,
+  type ResolvedObservability,
+  resolveObservability,
+} from "./observe/options.js";
 
 /** Settings for a pool the saver creates itself (`fromConnString`, `createCheckpointer`). */
 export interface PoolOptions {
@@ -107,56 +110,6 @@ export interface HealthMonitorOptions {
   failuresBeforeDown?: number;
 }
 
-export interface CompactionOptions {
-  /**
-   * Compress channel and write blobs of at least this many serialized bytes.
-   * Below 1 KiB compressing saves too few bytes to pay for the call
-   * (bench/results/codecs.md); Postgres itself never compresses values under 2 KiB.
-   * @default 1024
-   */
-  thresholdBytes?: number;
-  /**
-   * `node:zlib` codec: brotli, raw deflate or gzip. Brotli at level 1 had
-   * the best bytes saved per microsecond on message-heavy states
-   * (bench/results/codecs.md). Rows written with any codec stay readable.
-   * @default "br"
-   */
-  codec?: CodecName;
-  /**
-   * Compression level (zlib 1–9, brotli 0–11). Low levels are several times
-   * faster and lose little ratio on JSON state.
-   * @default 1
-   */
-  level?: number;
-}
-
-/** Checkpointer settings shared by both backends (Postgres and the in-memory fallback). */
-export interface ObservabilityOptions {
-  /**
-   * Where warnings and errors go.
-   * @default console (warn and error only)
-   */
-  logger?: Logger;
-  /**
-   * Prometheus metrics (prom-client). `false` turns them off.
-   * @default { registry: prom-client's global register, prefix: "" }
-   */
-  metrics?: MetricsOptions | false;
-  /**
-   * Operations taking at least this many milliseconds are logged once at
-   * warn level (ids, duration, sizes, attempts; never payload) and counted.
-   * `false` turns the log off.
-   * @default 250
-   */
-  slowOperationMs?: number | false;
-  /**
-   * A span per operation through `@opentelemetry/api` when it is installed
-   * (a no-op until an SDK is registered).
-   * @default true
-   */
-  tracing?: boolean;
-}
-
 export interface PostgresSaverOptions extends ObservabilityOptions {
   /**
    * Postgres schema that holds the checkpoint tables. Any name Postgres accepts
@@ -215,8 +168,6 @@ export interface PostgresSaverOptions extends ObservabilityOptions {
  */
 export const DEFAULT_LIST_PAGE_SIZE = 100;
 
-const MAX_BUFFER_BYTES = bufferConstants.MAX_LENGTH;
-
 /** Postgres truncates identifiers longer than NAMEDATALEN - 1 = 63 bytes; we refuse instead of truncating. */
 const MAX_IDENTIFIER_BYTES = 63;
 
@@ -244,37 +195,22 @@ export const DEFAULTS = {
   circuitBreaker: { failureThreshold: 10, cooldownMs: 5_000 },
   drainTimeoutMs: 10_000,
   healthMonitor: { intervalMs: 10_000, failuresBeforeDown: 3 },
-  /** Metric names exactly as documented unless a prefix is asked for; the registry defaults to prom-client's global one. */
-  metrics: { prefix: "" },
-  /** Slower than a typical LLM token, far slower than a healthy checkpoint write (about 1 ms). */
-  slowOperationMs: 250,
-  compaction: { thresholdBytes: 1024, codec: "br", level: 1 } satisfies CompactionSettings as CompactionSettings,
-  /** Far above real agent states (tens of MB at worst), far below what would endanger a Node process. */
-  maxPayloadBytes: 256 * 1024 * 1024,
+  ...OBSERVABILITY_DEFAULTS,
+  compaction: COMPACTION_DEFAULTS,
+  maxPayloadBytes: DEFAULT_MAX_PAYLOAD_BYTES,
 } as const;
 
-export const defaultLogger: Logger = {
-  debug() {},
-  info() {},
-  warn: (message, fields) => console.warn(`[langgraph-checkpoint-pg] ${message}`, fields ?? ""),
-  error: (message, fields) => console.error(`[langgraph-checkpoint-pg] ${message}`, fields ?? ""),
-};
-
-export interface ResolvedOptions {
+export interface ResolvedOptions extends ResolvedObservability {
   schema: string;
   /** The schema name quoted as a Postgres identifier, ready to put in SQL. */
   quotedSchema: string;
   listPageSize: number;
-  logger: Logger;
   pool: Required<PoolOptions>;
   healthCheckIdleMs: number;
   retry: Required<RetryOptions>;
   circuitBreaker: Required<CircuitBreakerOptions>;
   drainTimeoutMs: number;
   healthMonitor: Required<HealthMonitorOptions> | false;
-  metrics: MetricsOptions | false;
-  slowOperationMs: number | false;
-  tracing: boolean;
   compaction: CompactionSettings | false;
   maxPayloadBytes: number;
 }
@@ -300,25 +236,8 @@ export function resolveOptions(options: PostgresSaverOptions | undefined): Resol
     drainTimeoutMs: o.drainTimeoutMs ?? DEFAULTS.drainTimeoutMs,
     healthMonitor,
     ...resolveObservability(o),
-    compaction: o.compaction === false ? false : { ...DEFAULTS.compaction, ...definedOnly(o.compaction) },
-    maxPayloadBytes: o.maxPayloadBytes ?? DEFAULTS.maxPayloadBytes,
+    ...resolvePayloadOptions(o.compaction, o.maxPayloadBytes),
   };
-  positiveInteger("maxPayloadBytes", resolved.maxPayloadBytes);
-  if (resolved.maxPayloadBytes > MAX_BUFFER_BYTES) {
-    // zlib cannot inflate into anything larger, so compressed rows would become unreadable.
-    throw new InvalidOptionsError(`maxPayloadBytes must be at most ${MAX_BUFFER_BYTES} (the largest Buffer Node can allocate)`);
-  }
-  if (resolved.compaction) {
-    const { codec, level, thresholdBytes } = resolved.compaction;
-    if (!CODEC_NAMES.includes(codec)) {
-      throw new InvalidOptionsError(`compaction.codec must be one of ${CODEC_NAMES.join(", ")}, got ${describe(codec)}`);
-    }
-    nonNegativeInteger("compaction.thresholdBytes", thresholdBytes);
-    const maxLevel = codec === "br" ? 11 : 9;
-    if (!Number.isSafeInteger(level) || level < 0 || level > maxLevel) {
-      throw new InvalidOptionsError(`compaction.level for ${codec} must be an integer from 0 to ${maxLevel}, got ${describe(level)}`);
-    }
-  }
   positiveInteger("listPageSize", resolved.listPageSize);
   positiveInteger("pool.max", pool.max);
   nonNegativeInteger("pool.min", pool.min);
@@ -345,55 +264,6 @@ export function resolveOptions(options: PostgresSaverOptions | undefined): Resol
   return resolved;
 }
 
-/** The options both backends share, checked. */
-export function resolveObservability(o: ObservabilityOptions): Pick<ResolvedOptions, "logger" | "metrics" | "slowOperationMs" | "tracing"> {
-  const logger = o.logger ?? defaultLogger;
-  for (const method of ["debug", "info", "warn", "error"] as const) {
-    if (typeof logger?.[method] !== "function") {
-      throw new InvalidOptionsError(`logger must have debug, info, warn and error methods; ${method} is ${describe(logger?.[method])}`);
-    }
-  }
-  if (typeof (o.metrics as { getSingleMetric?: unknown } | undefined)?.getSingleMetric === "function") {
-    throw new InvalidOptionsError("metrics takes { registry }, not a Registry: write metrics: { registry }");
-  }
-  const metrics = o.metrics === false ? false : { ...DEFAULTS.metrics, ...definedOnly(o.metrics) };
-  if (metrics && (typeof metrics.prefix !== "string" || !/^[a-zA-Z_:][a-zA-Z0-9_:]*$|^$/.test(metrics.prefix))) {
-    throw new InvalidOptionsError(`metrics.prefix must be a valid Prometheus name prefix, got ${JSON.stringify(metrics.prefix)}`);
-  }
-  if (metrics && metrics.registry !== undefined && typeof metrics.registry?.getSingleMetric !== "function") {
-    throw new InvalidOptionsError(`metrics.registry must be a prom-client Registry, got ${describe(metrics.registry)}`);
-  }
-  const slowOperationMs = o.slowOperationMs ?? DEFAULTS.slowOperationMs;
-  if (slowOperationMs !== false) nonNegativeInteger("slowOperationMs", slowOperationMs);
-  const tracing = o.tracing ?? true;
-  if (typeof tracing !== "boolean") throw new InvalidOptionsError(`tracing must be true or false, got ${describe(tracing)}`);
-  return { logger, metrics, slowOperationMs, tracing };
-}
-
-/** `{ a: undefined }` must not override a default with undefined. */
-function definedOnly<T extends object>(value: T | undefined): Partial<T> {
-  if (value === undefined) return {};
-  if (typeof value !== "object" || value === null) {
-    throw new InvalidOptionsError(`expected an options object, got ${describe(value)}`);
-  }
-  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
-}
-
-function positiveInteger(name: string, value: unknown): void {
-  integerAtLeast(1, name, value);
-}
-
-function nonNegativeInteger(name: string, value: unknown): void {
-  integerAtLeast(0, name, value);
-}
-
-function integerAtLeast(min: 0 | 1, name: string, value: unknown): void {
-  if (!Number.isSafeInteger(value) || (value as number) < min) {
-    const kind = min === 1 ? "a positive integer" : "a non-negative integer";
-    throw new InvalidOptionsError(`${name} must be ${kind}, got ${describe(value)}`);
-  }
-}
-
 /**
  * Quotes a Postgres identifier: wraps it in double quotes and doubles any
  * embedded quote, so `a"; DROP TABLE x; --` names a schema rather than
@@ -412,12 +282,4 @@ export function quoteIdentifier(name: unknown, what: string): string {
     );
   }
   return `"${name.replaceAll('"', '""')}"`;
-}
-
-export function describe(value: unknown): string {
-  if (value === null) return "null";
-  if (Array.isArray(value)) return "an array";
-  if (typeof value === "string") return value.length === 0 ? "an empty string" : "a string";
-  if (typeof value === "number") return Number.isFinite(value) ? `the number ${value}` : String(value);
-  return typeof value === "object" ? "an object" : typeof value;
 }

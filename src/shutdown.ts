@@ -1,5 +1,6 @@
 import { InvalidInputError } from "./errors.js";
-import { type Logger, defaultLogger, describe } from "./options.js";
+import { describe } from "./checks.js";
+import { type Logger, defaultLogger } from "./observe/options.js";
 
 /** Signals a server is usually asked to stop with. */
 export type ShutdownSignal = "SIGTERM" | "SIGINT" | "SIGHUP" | "SIGQUIT" | "SIGUSR2";
