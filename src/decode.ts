@@ -12,6 +12,7 @@ import {
 import { expand } from "./compaction.js";
 import { SerializationError } from "./errors.js";
 import { fromStoredJson } from "./metadata.js";
+import { unpackBlobs } from "./packing.js";
 import type { OperationStats } from "./observe/instrument.js";
 import type { TupleRow } from "./sql.js";
 
@@ -53,7 +54,7 @@ export async function decodeTuple(serde: SerializerProtocol, load: BlobLoader, r
     decodeChannelValues(load, row),
     decodePendingWrites(load, row),
     serde.loadsTyped("json", fromStoredJson(row.metadata)) as Promise<CheckpointMetadata>,
-    row.send_types === null ? undefined : decodeAll(load, row.send_types, row.send_values ?? []),
+    row.send_index ? decodeAll(load, row.send_index.map(([type]) => type), unpackBlobs(row.send_index.map(([, length]) => length), row.send_data ?? null)) : undefined,
   ]);
   const stored = row.checkpoint as unknown as Checkpoint;
   const checkpoint: Checkpoint = {
@@ -85,16 +86,17 @@ function parentConfigOf(row: TupleRow): RunnableConfig | undefined {
 }
 
 async function decodeChannelValues(load: BlobLoader, row: TupleRow): Promise<Record<string, unknown>> {
-  const channels = row.blob_channels ?? [];
-  const values = await decodeAll(load, row.blob_types ?? [], row.blob_values ?? []);
-  return Object.fromEntries(channels.map((channel, i) => [channel, values[i]]));
+  const index = row.blob_index ?? [];
+  const blobs = unpackBlobs(index.map(([, , length]) => length), row.blob_data);
+  const values = await decodeAll(load, index.map(([, type]) => type), blobs);
+  return Object.fromEntries(index.map(([channel], i) => [channel, values[i]]));
 }
 
 async function decodePendingWrites(load: BlobLoader, row: TupleRow): Promise<CheckpointPendingWrite[]> {
-  const taskIds = row.write_task_ids ?? [];
-  const channels = row.write_channels ?? [];
-  const values = await decodeAll(load, row.write_types ?? [], row.write_values ?? []);
-  return taskIds.map((taskId, i) => [taskId, channels[i]!, values[i]]);
+  const index = row.write_index ?? [];
+  const blobs = unpackBlobs(index.map(([, , , length]) => length), row.write_data);
+  const values = await decodeAll(load, index.map(([, , type]) => type), blobs);
+  return index.map(([taskId, channel], i) => [taskId, channel, values[i]]);
 }
 
 export function decodeAll(

@@ -33,3 +33,18 @@ export function packBlobs(blobs: ReadonlyArray<Uint8Array | null>): PackedBlobs 
 function toBuffer(bytes: Uint8Array): Uint8Array {
   return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
+
+/**
+ * The reverse, for reads: blobs that SQL concatenated into one bytea with
+ * `string_agg`, cut back out by their lengths (null: the blob was NULL, and
+ * `string_agg` skipped it). The pieces are views of `data`, not copies.
+ */
+export function unpackBlobs(lengths: ReadonlyArray<number | null>, data: Uint8Array | null): Array<Uint8Array | null> {
+  let offset = 0;
+  return lengths.map((length) => {
+    if (length === null) return null;
+    const blob = data!.subarray(offset, offset + length);
+    offset += length;
+    return blob;
+  });
+}

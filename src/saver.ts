@@ -32,7 +32,7 @@ import { describe } from "./checks.js";
 import { type PostgresSaverOptions, type ResolvedOptions, resolveOptions } from "./options.js";
 import { ConnectionSource, type PgPool, createPool } from "./pool.js";
 import { nextChannelVersion } from "./versions.js";
-import { type DeltaHistoryRow, type Statements, type TupleRow, buildStatements, tableNames } from "./sql.js";
+import { type DeltaHistoryRow, type LegacySendsRow, type Statements, type TupleRow, buildStatements, tableNames } from "./sql.js";
 
 /**
  * LangGraph checkpointer on PostgreSQL. Drop-in for
@@ -171,9 +171,11 @@ export class PostgresSaver extends BaseCheckpointSaver {
       const threadId = requireKey(configurable.thread_id, "thread_id", "getTuple");
       const ns = namespaceOf(configurable, "getTuple");
       const checkpointId = optionalKey(configurable.checkpoint_id ?? configurable.thread_ts, "checkpoint_id", "getTuple");
-      const [row] = await this.query<TupleRow>("getTuple", this.sql.getTuple, [threadId, ns, checkpointId ?? null], stats);
-      stats.rows = row === undefined ? 0 : 1;
-      return row === undefined ? undefined : decodeTuple(this.serde, this.loader(stats), row);
+      const rows = await this.query<TupleRow>("getTuple", this.sql.getTuple, [threadId, ns, checkpointId ?? null], stats);
+      stats.rows = rows.length;
+      if (rows[0] === undefined) return undefined;
+      await this.attachLegacySends("getTuple", rows, stats);
+      return decodeTuple(this.serde, this.loader(stats), rows[0]);
     });
   }
 
@@ -201,6 +203,7 @@ export class PostgresSaver extends BaseCheckpointSaver {
           threadId, ns, checkpointId, filterJson, before, ...cursor, size,
         ], stats);
         stats.rows = page.length;
+        await this.attachLegacySends("list", page, stats);
         const load = this.loader(stats);
         return [page, await Promise.all(page.map((row) => decodeTuple(this.serde, load, row))), size] as const;
       });
@@ -335,6 +338,29 @@ export class PostgresSaver extends BaseCheckpointSaver {
 
   private loader(stats: OperationStats): BlobLoader {
     return blobLoader(this.serde, this.options.maxPayloadBytes, stats);
+  }
+
+  /**
+   * Pre-v4 checkpoints (written by old LangGraph versions) keep their pending
+   * sends on the parent's writes: one more statement, sent only when a result
+   * holds such a checkpoint, as the official saver does.
+   */
+  private async attachLegacySends(operation: string, rows: TupleRow[], stats: OperationStats): Promise<void> {
+    const legacy = rows.filter((row) => row.parent_checkpoint_id !== null && (row.checkpoint.v as number) < 4);
+    if (legacy.length === 0) return;
+    const key = (thread: string, ns: string, id: string | null) => JSON.stringify([thread, ns, id]);
+    // Siblings share a parent; asking for it twice would return its sends twice.
+    const parents = [...new Map(legacy.map((row) => [key(row.thread_id, row.checkpoint_ns, row.parent_checkpoint_id), row])).values()];
+    const found = await this.query<LegacySendsRow>(operation, this.sql.legacySends, [
+      parents.map((row) => row.thread_id),
+      parents.map((row) => row.checkpoint_ns),
+      parents.map((row) => row.parent_checkpoint_id),
+    ], stats);
+    const byParent = new Map(found.map((sends) => [key(sends.thread_id, sends.checkpoint_ns, sends.checkpoint_id), sends]));
+    for (const row of legacy) {
+      const sends = byParent.get(key(row.thread_id, row.checkpoint_ns, row.parent_checkpoint_id));
+      if (sends) Object.assign(row, { send_index: sends.send_index, send_data: sends.send_data });
+    }
   }
 
   private query<Row>(operation: string, text: string, values: unknown[], stats?: OperationStats): Promise<Row[]> {

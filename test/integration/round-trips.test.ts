@@ -58,21 +58,42 @@ describe("one statement per operation", () => {
     expect(tuple!.pendingWrites).toHaveLength(n);
   });
 
-  it("getTuple (latest and by id, with many pending writes and a pre-v4 parent) sends one statement", async () => {
+  it("getTuple (latest and by id, with many pending writes) sends one statement", async () => {
     const thread = threadId();
-    const parent = { ...checkpointWith({ a: 1 }), v: 1 };
-    const parentConfig = await saver.put({ configurable: { thread_id: thread } }, parent, loopMetadata, { a: 1 });
-    await saver.putWrites(parentConfig, [[TASKS, "send-1"]], "t1");
-    const child = { ...checkpointWith({ b: 2 }), v: 1 };
-    const childConfig = await saver.put(parentConfig, child, loopMetadata, { b: 1 });
+    const parentConfig = await saver.put({ configurable: { thread_id: thread } }, checkpointWith({ a: 1 }), loopMetadata, { a: 1 });
+    const childConfig = await saver.put(parentConfig, checkpointWith({ b: 2 }), loopMetadata, { b: 1 });
     await saver.putWrites(childConfig, Array.from({ length: 300 }, (_, i) => ["w", i] as [string, unknown]), "t2");
 
     let latest: Awaited<ReturnType<typeof saver.getTuple>>;
     expect(await statementsDuring(async () => (latest = await saver.getTuple({ configurable: { thread_id: thread } })))).toHaveLength(1);
     expect(latest!.pendingWrites).toHaveLength(300);
-    // The pre-v4 pending-sends migration is folded into the same statement.
-    expect(latest!.checkpoint.channel_values[TASKS]).toEqual(["send-1"]);
+    expect(await statementsDuring(() => saver.getTuple(childConfig))).toHaveLength(1);
     expect(await statementsDuring(() => saver.getTuple(parentConfig))).toHaveLength(1);
+  });
+
+  it("a pre-v4 checkpoint with a parent costs one more statement, for its pending sends", async () => {
+    const thread = threadId();
+    const parent = { ...checkpointWith({ a: 1 }), v: 1 };
+    const parentConfig = await saver.put({ configurable: { thread_id: thread } }, parent, loopMetadata, { a: 1 });
+    await saver.putWrites(parentConfig, [[TASKS, "send-1"], [TASKS, "send-2"]], "t1");
+    const child = { ...checkpointWith({ b: 2 }), v: 1 };
+    await saver.put(parentConfig, child, loopMetadata, { b: 1 });
+
+    let latest: Awaited<ReturnType<typeof saver.getTuple>>;
+    expect(await statementsDuring(async () => (latest = await saver.getTuple({ configurable: { thread_id: thread } })))).toHaveLength(2);
+    expect(latest!.checkpoint.channel_values[TASKS]).toEqual(["send-1", "send-2"]);
+    // The parent has no parent: nothing to migrate, one statement.
+    expect(await statementsDuring(() => saver.getTuple(parentConfig))).toHaveLength(1);
+    // A fork: a second pre-v4 child of the same parent. A list page fetches the
+    // sends of all its pre-v4 rows at once, and each row gets them once.
+    await saver.put(parentConfig, { ...checkpointWith({ c: 3 }), v: 1 }, loopMetadata, { c: 1 });
+    const listed: Array<Awaited<ReturnType<typeof saver.getTuple>>> = [];
+    expect(await statementsDuring(async () => {
+      for await (const tuple of saver.list({ configurable: { thread_id: thread } })) listed.push(tuple);
+    })).toHaveLength(2);
+    const children = listed.filter((tuple) => tuple!.parentConfig !== undefined);
+    expect(children).toHaveLength(2);
+    for (const child of children) expect(child!.checkpoint.channel_values[TASKS]).toEqual(["send-1", "send-2"]);
   });
 
   it("deleteThread sends one statement and removes every row of the thread", async () => {
