@@ -27,8 +27,21 @@ export async function createDatabase(): Promise<{ url: string; name: string }> {
   return { url: withDatabase(inject("adminUrl"), name), name };
 }
 
+/**
+ * Waits (up to 5 s) for the file's connections to finish closing before
+ * forcing the drop: a pool's `end()` resolves before its sockets are closed,
+ * and a backend terminated while its client is still closing makes that pool
+ * report an error with nobody left to listen.
+ */
 export async function dropDatabase(name: string): Promise<void> {
-  await withAdmin((c) => c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`));
+  await withAdmin(async (c) => {
+    for (let i = 0; i < 100; i += 1) {
+      const { rows } = await c.query("SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = $1", [name]);
+      if (rows[0].n === 0) break;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+  });
 }
 
 export function withDatabase(url: string, database: string): string {
