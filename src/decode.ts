@@ -1,17 +1,15 @@
 import type { RunnableConfig } from "@langchain/core/runnables";
 import {
-  type ChannelVersions,
   type Checkpoint,
   type CheckpointMetadata,
   type CheckpointPendingWrite,
   type CheckpointTuple,
   type SerializerProtocol,
-  TASKS,
-  maxChannelVersion,
 } from "@langchain/langgraph-checkpoint";
 import { expand } from "./compaction.js";
 import { SerializationError } from "./errors.js";
 import { fromStoredJson } from "./metadata.js";
+import { migratePendingSends } from "./legacy-sends.js";
 import { unpackBlobs } from "./packing.js";
 import type { OperationStats } from "./observe/instrument.js";
 import type { TupleRow } from "./sql.js";
@@ -114,18 +112,4 @@ export function decodeAll(
  */
 function asStoredBytes(type: string, blob: Uint8Array): Uint8Array {
   return type === "bytes" ? new Uint8Array(blob) : blob;
-}
-
-/**
- * Checkpoints written before format v4 kept `Send` packets as writes on the
- * parent checkpoint's TASKS channel; LangGraph expects them as the child's
- * TASKS channel value, as the official savers present them.
- */
-function migratePendingSends(checkpoint: Checkpoint, sends: unknown[]): void {
-  const versions: ChannelVersions = checkpoint.channel_versions;
-  const existing = Object.values(versions);
-  checkpoint.channel_values[TASKS] = sends;
-  // Derived on every read, so it must be deterministic: the first integer
-  // version (as the official savers give) when the checkpoint has none.
-  versions[TASKS] = existing.length > 0 ? maxChannelVersion(...existing) : 1;
 }

@@ -1,6 +1,8 @@
 import type { RunnableConfig } from "@langchain/core/runnables";
+import type { CheckpointListOptions } from "@langchain/langgraph-checkpoint";
 import { InvalidInputError } from "./errors.js";
 import { describe } from "./checks.js";
+import { filterToStorableJson } from "./metadata.js";
 
 /**
  * Checks on what callers pass in, done before any serialization or SQL so a
@@ -65,4 +67,40 @@ export function requirePlainObject(value: unknown, what: string, operation: stri
     throw new InvalidInputError(`${operation}: ${what} must be an object, got ${describe(value)}`);
   }
   return value as Record<string, unknown>;
+}
+
+export interface ListQuery {
+  threadId: string | null;
+  ns: string | null;
+  checkpointId: string | null;
+  filterJson: string | null;
+  before: string | null;
+  /** Rows wanted in all; Infinity without a limit. */
+  limit: number;
+}
+
+/** `list()`'s config and options, checked. */
+export function listQuery(config: RunnableConfig, options: CheckpointListOptions | undefined): ListQuery {
+  const configurable = (config?.configurable ?? {}) as Record<string, unknown>;
+  const threadId = optionalKey(configurable.thread_id, "thread_id", "list");
+  const ns = configurable.checkpoint_ns === undefined || configurable.checkpoint_ns === null
+    ? null
+    : namespaceOf(configurable, "list");
+  const checkpointId = optionalKey(configurable.checkpoint_id, "checkpoint_id", "list");
+  const before = optionalKey(options?.before?.configurable?.checkpoint_id, "before.checkpoint_id", "list");
+  const filter = options?.filter === undefined || options.filter === null
+    ? null
+    : requirePlainObject(options.filter, "filter", "list");
+  const limit = options?.limit;
+  if (limit !== undefined && (!Number.isSafeInteger(limit) || limit < 0)) {
+    throw new InvalidInputError(`list: limit must be a non-negative integer, got ${describe(limit)}`);
+  }
+  return {
+    threadId: threadId ?? null,
+    ns,
+    checkpointId: checkpointId ?? null,
+    filterJson: filter !== null && Object.keys(filter).length > 0 ? filterToStorableJson(filter) : null,
+    before: before ?? null,
+    limit: limit ?? Number.POSITIVE_INFINITY,
+  };
 }

@@ -23,8 +23,7 @@ import {
 } from "./errors.js";
 import { Executor } from "./executor.js";
 import { type HealthReport, HealthMonitor, healthStatus } from "./health.js";
-import { namespaceOf, optionalKey, requireConfigurable, requireKey, requirePlainObject } from "./input.js";
-import { filterToStorableJson } from "./metadata.js";
+import { type ListQuery, listQuery, namespaceOf, optionalKey, requireConfigurable, requireKey } from "./input.js";
 import { Instrumentation, type OperationStats, targetOf, textOrUndefined } from "./observe/instrument.js";
 import { CheckpointMetrics, type MetricSource } from "./observe/metrics.js";
 import { runMigrations } from "./migrator.js";
@@ -32,6 +31,7 @@ import { describe } from "./checks.js";
 import { type PostgresSaverOptions, type ResolvedOptions, resolveOptions } from "./options.js";
 import { ConnectionSource, type PgPool, createPool } from "./pool.js";
 import { nextChannelVersion } from "./versions.js";
+import { attachLegacySends } from "./legacy-sends.js";
 import { type DeltaHistoryRow, type LegacySendsRow, type Statements, type TupleRow, buildStatements, tableNames } from "./sql.js";
 
 /**
@@ -174,7 +174,7 @@ export class PostgresSaver extends BaseCheckpointSaver {
       const rows = await this.query<TupleRow>("getTuple", this.sql.getTuple, [threadId, ns, checkpointId ?? null], stats);
       stats.rows = rows.length;
       if (rows[0] === undefined) return undefined;
-      await this.attachLegacySends("getTuple", rows, stats);
+      await this.withLegacySends("getTuple", rows, stats);
       return decodeTuple(this.serde, this.loader(stats), rows[0]);
     });
   }
@@ -203,7 +203,7 @@ export class PostgresSaver extends BaseCheckpointSaver {
           threadId, ns, checkpointId, filterJson, before, ...cursor, size,
         ], stats);
         stats.rows = page.length;
-        await this.attachLegacySends("list", page, stats);
+        await this.withLegacySends("list", page, stats);
         const load = this.loader(stats);
         return [page, await Promise.all(page.map((row) => decodeTuple(this.serde, load, row))), size] as const;
       });
@@ -340,27 +340,9 @@ export class PostgresSaver extends BaseCheckpointSaver {
     return blobLoader(this.serde, this.options.maxPayloadBytes, stats);
   }
 
-  /**
-   * Pre-v4 checkpoints (written by old LangGraph versions) keep their pending
-   * sends on the parent's writes: one more statement, sent only when a result
-   * holds such a checkpoint, as the official saver does.
-   */
-  private async attachLegacySends(operation: string, rows: TupleRow[], stats: OperationStats): Promise<void> {
-    const legacy = rows.filter((row) => row.parent_checkpoint_id !== null && (row.checkpoint.v as number) < 4);
-    if (legacy.length === 0) return;
-    const key = (thread: string, ns: string, id: string | null) => JSON.stringify([thread, ns, id]);
-    // Siblings share a parent; asking for it twice would return its sends twice.
-    const parents = [...new Map(legacy.map((row) => [key(row.thread_id, row.checkpoint_ns, row.parent_checkpoint_id), row])).values()];
-    const found = await this.query<LegacySendsRow>(operation, this.sql.legacySends, [
-      parents.map((row) => row.thread_id),
-      parents.map((row) => row.checkpoint_ns),
-      parents.map((row) => row.parent_checkpoint_id),
-    ], stats);
-    const byParent = new Map(found.map((sends) => [key(sends.thread_id, sends.checkpoint_ns, sends.checkpoint_id), sends]));
-    for (const row of legacy) {
-      const sends = byParent.get(key(row.thread_id, row.checkpoint_ns, row.parent_checkpoint_id));
-      if (sends) Object.assign(row, { send_index: sends.send_index, send_data: sends.send_data });
-    }
+  /** Pending sends of pre-v4 checkpoints in `rows`: a second statement, only when there are any. */
+  private withLegacySends(operation: string, rows: TupleRow[], stats: OperationStats): Promise<void> {
+    return attachLegacySends(rows, (parents) => this.query<LegacySendsRow>(operation, this.sql.legacySends, parents, stats));
   }
 
   private query<Row>(operation: string, text: string, values: unknown[], stats?: OperationStats): Promise<Row[]> {
@@ -372,41 +354,5 @@ export class PostgresSaver extends BaseCheckpointSaver {
       error: error.message,
       code: (error as { code?: unknown }).code,
     });
-  };
-}
-
-interface ListQuery {
-  threadId: string | null;
-  ns: string | null;
-  checkpointId: string | null;
-  filterJson: string | null;
-  before: string | null;
-  /** Rows wanted in all; Infinity without a limit. */
-  limit: number;
-}
-
-/** `list()`'s config and options, checked. */
-function listQuery(config: RunnableConfig, options: CheckpointListOptions | undefined): ListQuery {
-  const configurable = (config?.configurable ?? {}) as Record<string, unknown>;
-  const threadId = optionalKey(configurable.thread_id, "thread_id", "list");
-  const ns = configurable.checkpoint_ns === undefined || configurable.checkpoint_ns === null
-    ? null
-    : namespaceOf(configurable, "list");
-  const checkpointId = optionalKey(configurable.checkpoint_id, "checkpoint_id", "list");
-  const before = optionalKey(options?.before?.configurable?.checkpoint_id, "before.checkpoint_id", "list");
-  const filter = options?.filter === undefined || options.filter === null
-    ? null
-    : requirePlainObject(options.filter, "filter", "list");
-  const limit = options?.limit;
-  if (limit !== undefined && (!Number.isSafeInteger(limit) || limit < 0)) {
-    throw new InvalidInputError(`list: limit must be a non-negative integer, got ${describe(limit)}`);
-  }
-  return {
-    threadId: threadId ?? null,
-    ns,
-    checkpointId: checkpointId ?? null,
-    filterJson: filter !== null && Object.keys(filter).length > 0 ? filterToStorableJson(filter) : null,
-    before: before ?? null,
-    limit: limit ?? Number.POSITIVE_INFINITY,
   };
 }

