@@ -12,7 +12,7 @@ import { fromStoredJson } from "./metadata.js";
 import { migratePendingSends } from "./legacy-sends.js";
 import { unpackBlobs } from "./packing.js";
 import type { OperationStats } from "./observe/instrument.js";
-import type { TupleRow } from "./sql.js";
+import type { TupleRow } from "./sql/index.js";
 
 /** A stored blob (type tag and bytes) → its value. */
 export type BlobLoader = (type: string, blob: Uint8Array | null | undefined) => Promise<unknown>;

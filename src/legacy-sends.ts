@@ -1,5 +1,5 @@
 import { type ChannelVersions, type Checkpoint, TASKS, maxChannelVersion } from "@langchain/langgraph-checkpoint";
-import type { LegacySendsRow, TupleRow } from "./sql.js";
+import type { LegacySendsRow, TupleRow } from "./sql/index.js";
 
 /**
  * Checkpoints written before format v4 (by old LangGraph versions) keep

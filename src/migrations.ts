@@ -1,4 +1,4 @@
-import type { Tables } from "./sql.js";
+import type { Tables } from "./sql/index.js";
 
 /**
  * The official savers' migrations; the index is the version recorded in

@@ -3,7 +3,7 @@ import type { Executor } from "./executor.js";
 import { LATEST_VERSION, migrations } from "./migrations.js";
 import type { ResolvedOptions } from "./options.js";
 import type { PgPoolClient } from "./pool.js";
-import { buildSetupStatements, tableNames } from "./sql.js";
+import { buildSetupStatements, tableNames } from "./sql/index.js";
 
 /**
  * Brings the schema to LATEST_VERSION. The common case (already current) is

@@ -32,7 +32,7 @@ import { type PostgresSaverOptions, type ResolvedOptions, resolveOptions } from 
 import { ConnectionSource, type PgPool, createPool } from "./pool.js";
 import { nextChannelVersion } from "./versions.js";
 import { attachLegacySends } from "./legacy-sends.js";
-import { type DeltaHistoryRow, type LegacySendsRow, type Statements, type TupleRow, buildStatements, tableNames } from "./sql.js";
+import { type DeltaHistoryRow, type LegacySendsRow, type Statements, type TupleRow, buildStatements, tableNames } from "./sql/index.js";
 
 /**
  * LangGraph checkpointer on PostgreSQL. Drop-in for

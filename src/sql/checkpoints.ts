@@ -1,26 +1,15 @@
 /**
- * Every SQL statement the saver sends, built once per schema. Values are
- * always `$n` parameters; the only thing interpolated is the schema, which
- * `quoteIdentifier` has escaped when the options were resolved.
+ * The statements of the checkpoint API (`put`, `putWrites`, `getTuple`,
+ * `list`, `deleteThread`, `getDeltaChannelHistory`), built once per schema.
  *
  * Each saver operation is exactly one of these statements, so each costs one
  * round trip and is atomic without BEGIN/COMMIT (a data-modifying CTE is one
  * statement).
  */
+import type { Tables } from "./tables.js";
 
 /** Channel name LangGraph uses for `Send` packets (pending sends). */
 const TASKS_CHANNEL = "__pregel_tasks";
-
-export function tableNames(quotedSchema: string) {
-  return {
-    checkpoints: `${quotedSchema}.checkpoints`,
-    blobs: `${quotedSchema}.checkpoint_blobs`,
-    writes: `${quotedSchema}.checkpoint_writes`,
-    migrations: `${quotedSchema}.checkpoint_migrations`,
-  };
-}
-
-export type Tables = ReturnType<typeof tableNames>;
 
 /**
  * Writes of one checkpoint in `writesSortKey` order: task path, task id, index.
@@ -213,18 +202,6 @@ ORDER BY kind, depth DESC, task_path COLLATE "C", task_id COLLATE "C", idx`,
 
 export type Statements = ReturnType<typeof buildStatements>;
 
-/** Statements used only by the migration runner in `setup()`. */
-export function buildSetupStatements(t: Tables) {
-  return {
-    currentVersion: `SELECT max(v) AS v FROM ${t.migrations}`,
-    /** Transaction-scoped, so it is released at COMMIT and safe behind PgBouncer transaction pooling. */
-    lock: `SELECT pg_advisory_xact_lock(hashtextextended('langgraph-checkpoint-pg:setup:' || $1, 0))`,
-    schemaExists: `SELECT 1 FROM pg_namespace WHERE nspname = $1`,
-    migrationsTableExists: `SELECT to_regclass($1) IS NOT NULL AS exists`,
-    recordVersions: `INSERT INTO ${t.migrations} (v) SELECT generate_series($1::int, $2::int) ON CONFLICT (v) DO NOTHING`,
-  };
-}
-
 /** A row of `getTuple` / `listPage`. Aggregated arrays are NULL when empty. */
 export interface TupleRow {
   thread_id: string;
@@ -236,13 +213,13 @@ export interface TupleRow {
   metadata: string;
   /** [channel, type, byte length or null] per stored channel value, in `blob_data` order. */
   blob_index: Array<[string, string, number | null]> | null;
-  blob_data: Buffer | null;
+  blob_data: Uint8Array | null;
   /** [task id, channel, type, byte length] per pending write, in `writesSortKey` order. */
   write_index: Array<[string, string, string, number | null]> | null;
-  write_data: Buffer | null;
+  write_data: Uint8Array | null;
   /** [type, byte length] per pending send of a pre-v4 checkpoint; set from `legacySends`. */
   send_index?: Array<[string, number | null]> | null;
-  send_data?: Buffer | null;
+  send_data?: Uint8Array | null;
 }
 
 /** A row of `legacySends`: the sends stored on one parent checkpoint. */
@@ -251,7 +228,7 @@ export interface LegacySendsRow {
   checkpoint_ns: string;
   checkpoint_id: string;
   send_index: Array<[string, number | null]>;
-  send_data: Buffer | null;
+  send_data: Uint8Array | null;
 }
 
 /** A row of `deltaHistory`. */
