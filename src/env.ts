@@ -61,6 +61,9 @@ export const ENVIRONMENT: ReadonlyArray<readonly [string, string, Parse]> = [
   ["LANGGRAPH_CHECKPOINT_COMPACTION_CODEC", "compaction.codec", text],
   ["LANGGRAPH_CHECKPOINT_COMPACTION_LEVEL", "compaction.level", integer],
   ["LANGGRAPH_CHECKPOINT_MAX_PAYLOAD_BYTES", "maxPayloadBytes", integer],
+  ["LANGGRAPH_CHECKPOINT_RETENTION_KEEP_LAST", "retention.keepLast", integer],
+  ["LANGGRAPH_CHECKPOINT_RETENTION_OLDER_THAN", "retention.olderThan", text],
+  ["LANGGRAPH_CHECKPOINT_RETENTION_EVERY", "retention.every", text],
 ];
 
 /** Options found in `env`; a malformed value is refused, naming the variable. */

@@ -13,6 +13,7 @@ export type CheckpointerErrorCode =
   | "UNAVAILABLE"
   | "POOL_EXHAUSTED"
   | "PAYLOAD_TOO_LARGE"
+  | "THREAD_NOT_FOUND"
   | "CLOSED";
 
 export class CheckpointerError extends Error {
@@ -113,6 +114,16 @@ export class PoolExhaustedError extends CheckpointerError {
       `${operation} failed: all ${max ?? "pooled"} connections stayed busy for ${waitedMs} ms (the acquire timeout)`,
       options,
     );
+  }
+}
+
+/** An operation that needs an existing thread (`exportThread`, the CLI's `show`) found no checkpoint for it. */
+export class ThreadNotFoundError extends CheckpointerError {
+  readonly threadId: string;
+
+  constructor(operation: string, threadId: string) {
+    super("THREAD_NOT_FOUND", `${operation}: no checkpoints found for thread ${JSON.stringify(threadId)}`);
+    this.threadId = threadId;
   }
 }
 

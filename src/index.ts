@@ -1,5 +1,9 @@
 export { PostgresSaver } from "./saver.js";
 export { MemoryCheckpointer } from "./memory.js";
+export type { MemoryCheckpointerOptions } from "./memory.js";
+export type { PruneCounts, PruneOptions, PruneProgress, PruneResult, RetentionOptions } from "./retention/options.js";
+export { EXPORT_FORMAT, EXPORT_VERSION } from "./transfer/document.js";
+export type { ExportedBlob, ExportedCheckpoint, ExportedWrite, ImportResult, ThreadExport } from "./transfer/document.js";
 export { createCheckpointer } from "./factory.js";
 export type { Checkpointer, FactoryOptions } from "./factory.js";
 export { closeOnSignals } from "./shutdown.js";
@@ -20,6 +24,7 @@ export {
   PayloadTooLargeError,
   PoolExhaustedError,
   SerializationError,
+  ThreadNotFoundError,
 } from "./errors.js";
 export type { CheckpointerErrorCode } from "./errors.js";
 export type { HealthReport } from "./health.js";

@@ -12,6 +12,17 @@ import type { HealthReport } from "./health.js";
 import { Instrumentation, targetOf, textOrUndefined } from "./observe/instrument.js";
 import { CheckpointMetrics, type MetricSource } from "./observe/metrics.js";
 import { type ObservabilityOptions, resolveObservability } from "./observe/options.js";
+import { requireKey } from "./input.js";
+import { type PruneOptions, type PruneResult, type RetentionOptions, resolvePrune, resolveRetention } from "./retention/options.js";
+import { pruneMemory } from "./retention/prune-memory.js";
+import { RetentionSchedule } from "./retention/schedule.js";
+import type { ImportResult, ThreadExport } from "./transfer/document.js";
+import { exportMemory, importMemory } from "./transfer/memory.js";
+
+export interface MemoryCheckpointerOptions extends ObservabilityOptions {
+  /** Prune on a timer, as `PostgresSaver`'s `retention`. @default false */
+  retention?: RetentionOptions | false;
+}
 
 /**
  * LangGraph's `MemorySaver` with the same lifecycle surface as
@@ -25,6 +36,7 @@ export class MemoryCheckpointer extends MemorySaver {
   private readonly detachMetrics: () => void;
   /** What the scrape-time gauges read. The metrics hold it weakly, so the saver must hold it. */
   private readonly metricSource: MetricSource;
+  private readonly retention: RetentionSchedule | undefined;
 
   /**
    * @param fallbackReason why a requested database was not used; `health()`
@@ -33,10 +45,11 @@ export class MemoryCheckpointer extends MemorySaver {
   constructor(
     readonly fallbackReason?: string,
     serde?: SerializerProtocol,
-    options: ObservabilityOptions = {},
+    options: MemoryCheckpointerOptions = {},
   ) {
     super(serde);
     const { metrics: metricsOptions, ...settings } = resolveObservability(options);
+    const retention = resolveRetention(options.retention);
     const metrics = metricsOptions === false ? undefined : CheckpointMetrics.for(metricsOptions);
     this.instrumentation = new Instrumentation({ backend: "memory", metrics, ...settings });
     this.metricSource = {
@@ -47,6 +60,10 @@ export class MemoryCheckpointer extends MemorySaver {
       circuitState: () => "closed",
     };
     this.detachMetrics = metrics?.attach(this.metricSource) ?? (() => {});
+    if (retention) {
+      this.retention = new RetentionSchedule(retention, (o) => this.prune(o), settings.logger, (ok) => this.instrumentation.retentionRan(ok));
+      this.retention.start();
+    }
   }
 
   async setup(): Promise<void> {}
@@ -105,8 +122,34 @@ export class MemoryCheckpointer extends MemorySaver {
     return this.instrumentation.run("deleteThread", { threadId }, () => super.deleteThread(threadId));
   }
 
-  /** Stops reporting this checkpointer in the metrics. */
+  /** As `PostgresSaver.prune()`; values live inside checkpoints here, so `blobs` is always 0. */
+  prune(options: PruneOptions): Promise<PruneResult> {
+    return this.instrumentation.run("prune", {}, async (stats) => {
+      const result = await pruneMemory(this, resolvePrune(options));
+      stats.rows = result.checkpoints + result.writes;
+      if (!result.dryRun) this.instrumentation.pruned(result);
+      return result;
+    });
+  }
+
+  /** As `PostgresSaver.exportThread()`: the same document, which either saver imports. */
+  exportThread(threadId: string): Promise<ThreadExport> {
+    return this.instrumentation.run("exportThread", { threadId: textOrUndefined(threadId) }, async (stats) => {
+      const doc = await exportMemory(this, requireKey(threadId, "threadId", "exportThread"));
+      stats.rows = doc.counts.checkpoints + doc.counts.blobs + doc.counts.writes;
+      return doc;
+    });
+  }
+
+  /** As `PostgresSaver.importThread()`: all or nothing, and importing twice changes nothing. */
+  importThread(doc: ThreadExport): Promise<ImportResult> {
+    const threadId = textOrUndefined((doc as { thread_id?: unknown } | null)?.thread_id);
+    return this.instrumentation.run("importThread", { threadId }, () => importMemory(this, doc));
+  }
+
+  /** Stops reporting this checkpointer in the metrics, and stops automatic retention. */
   async end(): Promise<void> {
+    this.retention?.stop();
     this.detachMetrics();
   }
 

@@ -7,6 +7,7 @@ import {
   resolvePayloadOptions,
 } from "./compaction.js";
 import { InvalidOptionsError } from "./errors.js";
+import { type ResolvedRetention, type RetentionOptions, resolveRetention } from "./retention/options.js";
 import {
   OBSERVABILITY_DEFAULTS,
   type ObservabilityOptions,
@@ -159,6 +160,14 @@ export interface PostgresSaverOptions extends ObservabilityOptions {
    * @default 268435456 (256 MiB)
    */
   maxPayloadBytes?: number;
+  /**
+   * Prune on a timer: `{ keepLast: 50, olderThan: "30d", every: "1h" }`
+   * keeps each thread's 50 newest checkpoints per namespace and deletes
+   * threads idle for 30 days, once an hour (see `prune()`). Each run is
+   * logged at info level and counted in the metrics. Off unless given.
+   * @default false
+   */
+  retention?: RetentionOptions | false;
 }
 
 /**
@@ -213,6 +222,7 @@ export interface ResolvedOptions extends ResolvedObservability {
   healthMonitor: Required<HealthMonitorOptions> | false;
   compaction: CompactionSettings | false;
   maxPayloadBytes: number;
+  retention: ResolvedRetention | false;
 }
 
 export function resolveOptions(options: PostgresSaverOptions | undefined): ResolvedOptions {
@@ -237,6 +247,7 @@ export function resolveOptions(options: PostgresSaverOptions | undefined): Resol
     healthMonitor,
     ...resolveObservability(o),
     ...resolvePayloadOptions(o.compaction, o.maxPayloadBytes),
+    retention: resolveRetention(o.retention),
   };
   positiveInteger("listPageSize", resolved.listPageSize);
   positiveInteger("pool.max", pool.max);

@@ -12,8 +12,7 @@ import {
   type PendingWrite,
   type SerializerProtocol,
 } from "@langchain/langgraph-checkpoint";
-import { type BlobLoader, blobLoader, decodeAll, decodeTuple } from "./decode.js";
-import { Encoder } from "./encode.js";
+import { type BlobLoader, decodeAll, decodeTuple } from "./decode.js";
 import {
   CheckpointerDatabaseError,
   CheckpointerError,
@@ -32,7 +31,13 @@ import { type PostgresSaverOptions, type ResolvedOptions, resolveOptions } from 
 import { ConnectionSource, type PgPool, createPool } from "./pool.js";
 import { nextChannelVersion } from "./versions.js";
 import { attachLegacySends } from "./legacy-sends.js";
-import { type DeltaHistoryRow, type LegacySendsRow, type Statements, type TupleRow, buildStatements, tableNames } from "./sql/index.js";
+import type { DeltaHistoryRow, LegacySendsRow, Statements, TupleRow } from "./sql/index.js";
+import { Store, attachStore } from "./store.js";
+import { type PruneOptions, type PruneResult, resolvePrune } from "./retention/options.js";
+import { prunePostgres } from "./retention/prune.js";
+import { RetentionSchedule } from "./retention/schedule.js";
+import type { ImportResult, ThreadExport } from "./transfer/document.js";
+import { exportPostgres, importPostgres } from "./transfer/postgres.js";
 
 /**
  * LangGraph checkpointer on PostgreSQL. Drop-in for
@@ -44,12 +49,13 @@ export class PostgresSaver extends BaseCheckpointSaver {
   readonly pool: PgPool;
   private readonly options: ResolvedOptions;
   private readonly sql: Statements;
-  private readonly encoder: Encoder;
+  private readonly store: Store;
   /** True when `fromConnString` created the pool, so `end()` closes it. */
   private ownsPool = false;
   private readonly connections: ConnectionSource;
   private readonly executor: Executor;
   private readonly monitor: HealthMonitor | undefined;
+  private readonly retention: RetentionSchedule | undefined;
   private closing: Promise<void> | undefined;
   private readonly endHooks: Array<() => Promise<void>> = [];
   private warming: Promise<void> | undefined;
@@ -70,12 +76,6 @@ export class PostgresSaver extends BaseCheckpointSaver {
     }
     this.options = resolveOptions(options);
     this.pool = pool;
-    this.sql = buildStatements(tableNames(this.options.quotedSchema));
-    this.encoder = new Encoder(this.serde, {
-      strict: this.serde instanceof JsonPlusSerializer,
-      compaction: this.options.compaction,
-      maxPayloadBytes: this.options.maxPayloadBytes,
-    });
     const { metrics: metricsOptions, logger, slowOperationMs, tracing } = this.options;
     const metrics = metricsOptions === false ? undefined : CheckpointMetrics.for(metricsOptions);
     this.instrumentation = new Instrumentation({ backend: "postgres", metrics, logger, slowOperationMs, tracing });
@@ -89,6 +89,9 @@ export class PostgresSaver extends BaseCheckpointSaver {
     this.detachMetrics = metrics?.attach(this.metricSource) ?? (() => {});
     this.connections = new ConnectionSource(pool, this.options.healthCheckIdleMs, (ok) => this.instrumentation.healthChecked(ok));
     this.executor = new Executor(this.connections, this.options, (operation) => this.instrumentation.retried(operation));
+    this.store = new Store(this.executor, this.serde, this.options, this.serde instanceof JsonPlusSerializer);
+    this.sql = this.store.sql.checkpoints;
+    attachStore(this, this.store);
     // pg emits "error" on the pool when an idle connection dies (server
     // restart, idle reaper, network drop); without a listener Node treats it
     // as unhandled and kills the process. The dead client is discarded by pg.
@@ -97,6 +100,11 @@ export class PostgresSaver extends BaseCheckpointSaver {
       const timeoutMs = this.options.pool.connectionTimeoutMillis;
       this.monitor = new HealthMonitor(this.options.healthMonitor, () => this.connections.probe(timeoutMs));
       this.monitor.start();
+    }
+    if (this.options.retention) {
+      const { logger } = this.options;
+      this.retention = new RetentionSchedule(this.options.retention, (o) => this.prune(o), logger, (ok) => this.instrumentation.retentionRan(ok));
+      this.retention.start();
     }
   }
 
@@ -227,7 +235,7 @@ export class PostgresSaver extends BaseCheckpointSaver {
       const threadId = requireKey(configurable.thread_id, "thread_id", "put");
       const ns = namespaceOf(configurable, "put");
       const parentId = optionalKey(configurable.checkpoint_id, "checkpoint_id", "put");
-      const encoded = await this.encoder.checkpoint(checkpoint, metadata, newVersions, "put", stats);
+      const encoded = await this.store.encoder.checkpoint(checkpoint, metadata, newVersions, "put", stats);
       const { blobs } = encoded;
       await this.query("put", this.sql.put, [
         threadId, ns,
@@ -246,7 +254,7 @@ export class PostgresSaver extends BaseCheckpointSaver {
       const checkpointId = requireKey(configurable.checkpoint_id, "checkpoint_id", "putWrites");
       const task = requireKey(taskId, "taskId", "putWrites");
       const path = taskPath === undefined || taskPath === null ? "" : optionalKey(taskPath, "taskPath", "putWrites") ?? "";
-      const encoded = await this.encoder.writes(writes, "putWrites", stats);
+      const encoded = await this.store.encoder.writes(writes, "putWrites", stats);
       if (encoded.idx.length === 0) return;
       await this.query("putWrites", this.sql.putWrites, [
         threadId, ns, checkpointId, task, path,
@@ -294,6 +302,40 @@ export class PostgresSaver extends BaseCheckpointSaver {
   }
 
   /**
+   * Deletes old checkpoints: with `keepLast`, all but the newest N of every
+   * thread and namespace (keeping the pending writes of those, and every
+   * ancestor a delta channel needs to rebuild its value); with `olderThan`,
+   * whole threads idle that long. Values no kept checkpoint uses go too.
+   * Runs in bounded batches, each its own short transaction, while graphs
+   * keep writing. Returns what was deleted (with `dryRun`: what would be).
+   */
+  async prune(options: PruneOptions): Promise<PruneResult> {
+    return this.instrumentation.run("prune", {}, (stats) =>
+      prunePostgres(this.store, resolvePrune(options), stats, (removed) => this.instrumentation.pruned(removed)));
+  }
+
+  /**
+   * The whole thread (every namespace, checkpoint, value and pending write)
+   * as a portable, versioned JSON document, read in one snapshot. Throws
+   * `ThreadNotFoundError` for a thread with no checkpoints.
+   */
+  async exportThread(threadId: string): Promise<ThreadExport> {
+    return this.instrumentation.run("exportThread", { threadId: textOrUndefined(threadId) }, (stats) =>
+      exportPostgres(this.store, requireKey(threadId, "threadId", "exportThread"), stats));
+  }
+
+  /**
+   * Stores a thread from `exportThread()` (of this saver, another database
+   * or schema, or `MemoryCheckpointer`) in one transaction: all of it or,
+   * if anything is wrong with the document, none of it. Rows that already
+   * exist are kept as they are, so importing twice changes nothing.
+   */
+  async importThread(doc: ThreadExport): Promise<ImportResult> {
+    const threadId = textOrUndefined((doc as { thread_id?: unknown } | null)?.thread_id);
+    return this.instrumentation.run("importThread", { threadId }, (stats) => importPostgres(this.store, doc, stats));
+  }
+
+  /**
    * Graceful shutdown: new operations are refused with
    * `CheckpointerClosedError`, those in flight get up to `drainTimeoutMs` to
    * finish, then the pool closes if this saver created it (a pool passed to
@@ -303,6 +345,7 @@ export class PostgresSaver extends BaseCheckpointSaver {
   async end(): Promise<void> {
     this.closing ??= (async () => {
       this.monitor?.stop();
+      this.retention?.stop();
       if (!(await this.executor.drain(this.options.drainTimeoutMs))) {
         this.options.logger.warn("end(): operations still running after the drain timeout; closing anyway", {
           pending: this.executor.pending,
@@ -337,7 +380,7 @@ export class PostgresSaver extends BaseCheckpointSaver {
   }
 
   private loader(stats: OperationStats): BlobLoader {
-    return blobLoader(this.serde, this.options.maxPayloadBytes, stats);
+    return this.store.loader(stats);
   }
 
   /** Pending sends of pre-v4 checkpoints in `rows`: a second statement, only when there are any. */
@@ -346,7 +389,7 @@ export class PostgresSaver extends BaseCheckpointSaver {
   }
 
   private query<Row>(operation: string, text: string, values: unknown[], stats?: OperationStats): Promise<Row[]> {
-    return this.executor.query<Row>(operation, text, values, stats);
+    return this.store.query<Row>(operation, text, values, stats);
   }
 
   private readonly onIdleClientError = (error: Error): void => {

@@ -65,6 +65,20 @@ export class Instrumentation {
     this.safely(() => this.settings.metrics?.retries.inc({ operation: this.label(operation) }));
   }
 
+  /** Rows prune() deleted, by table. */
+  pruned(counts: { checkpoints: number; writes: number; blobs: number }): void {
+    this.safely(() => {
+      for (const table of ["checkpoints", "writes", "blobs"] as const) {
+        if (counts[table] > 0) this.settings.metrics?.prunedRows.inc({ table }, counts[table]);
+      }
+    });
+  }
+
+  /** An automatic retention run ended. */
+  retentionRan(ok: boolean): void {
+    this.safely(() => this.settings.metrics?.retentionRuns.inc({ status: ok ? "ok" : "error" }));
+  }
+
   healthChecked(ok: boolean): void {
     this.safely(() => this.settings.metrics?.healthChecks.inc({ result: ok ? "ok" : "failed" }));
   }

@@ -59,6 +59,8 @@ export class CheckpointMetrics {
   readonly retries: Counter<"operation">;
   readonly healthChecks: Counter<"result">;
   readonly fallbacks: Counter;
+  readonly prunedRows: Counter<"table">;
+  readonly retentionRuns: Counter<"status">;
   private readonly poolConnections: Gauge<"state">;
 
   private readonly durationName: string;
@@ -113,6 +115,18 @@ export class CheckpointMetrics {
       help: "Times createCheckpointer fell back to the in-memory checkpointer",
       registers,
     }));
+    this.prunedRows = shared(name("pruned_rows_total"), () => new Counter({
+      name: name("pruned_rows_total"),
+      help: "Rows deleted by prune() and automatic retention, by table (checkpoints, writes, blobs)",
+      labelNames: ["table"] as const,
+      registers,
+    }));
+    this.retentionRuns = shared(name("retention_runs_total"), () => new Counter({
+      name: name("retention_runs_total"),
+      help: "Automatic retention runs, by outcome (ok, error)",
+      labelNames: ["status"] as const,
+      registers,
+    }));
     this.poolConnections = shared(name("pool_connections"), () => new Gauge({
       name: name("pool_connections"),
       help: "Pooled database connections, read at scrape time",
@@ -157,6 +171,7 @@ export class CheckpointMetrics {
     this.sourceGauges = [this.poolConnections, circuit, backendInfo];
     // Series that exist from the start, so an alert on their rate has something to match.
     for (const result of ["ok", "failed"]) this.healthChecks.inc({ result }, 0);
+    for (const table of ["checkpoints", "writes", "blobs"]) this.prunedRows.inc({ table }, 0);
   }
 
   /** Still the registry's metrics (not dropped by `registry.clear()`)? */

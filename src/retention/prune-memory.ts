@@ -1,0 +1,100 @@
+import type { Checkpoint, CheckpointMetadata, MemorySaver } from "@langchain/langgraph-checkpoint";
+import type { PruneResult, ResolvedPrune } from "./options.js";
+import { type CheckpointNode, planPrune } from "./plan.js";
+
+/**
+ * `prune()` for LangGraph's `MemorySaver` storage, with the same rules as on
+ * Postgres (`planPrune`). Values live inside each stored checkpoint there,
+ * so `blobs` is always 0. A thread's deletions happen at once, after its
+ * plan is made, so a graph never sees half of one.
+ */
+export async function pruneMemory(saver: MemorySaver, options: ResolvedPrune): Promise<PruneResult> {
+  const result: PruneResult = { dryRun: options.dryRun, threads: 0, threadsDeleted: 0, checkpoints: 0, writes: 0, blobs: 0 };
+  const cutoff = options.olderThanMs === undefined ? undefined : Date.now() - options.olderThanMs;
+  const threadIds = options.threadIds ?? Object.keys(saver.storage).sort();
+  for (const threadId of threadIds) {
+    const namespaces = saver.storage[threadId];
+    if (namespaces === undefined || Object.keys(namespaces).length === 0) continue;
+    const plans = new Map<string, { doomed: string[]; orphaned: string[] }>();
+    let newest: { id: string; ts: unknown } | undefined;
+    for (const [ns, checkpoints] of Object.entries(namespaces)) {
+      const nodes = await skeleton(saver, checkpoints);
+      const latest = nodes[0];
+      if (latest !== undefined && (newest === undefined || latest.id > newest.id)) newest = { id: latest.id, ts: latest.ts };
+      if (options.keepLast !== undefined && nodes.length > options.keepLast) plans.set(ns, planPrune(nodes, options.keepLast));
+    }
+    const time = typeof newest?.ts === "string" ? Date.parse(newest.ts) : Number.NaN;
+    if (cutoff !== undefined && Number.isFinite(time) && time < cutoff) {
+      removeThread(saver, threadId, options.dryRun, result);
+    } else {
+      for (const [ns, { doomed, orphaned }] of plans) remove(saver, threadId, ns, doomed, orphaned, options.dryRun, result);
+    }
+    result.threads += 1;
+    options.onProgress?.({ threads: result.threads, removed: { checkpoints: result.checkpoints, writes: result.writes, blobs: 0 } });
+  }
+  return result;
+}
+
+type Stored = MemorySaver["storage"][string][string];
+
+async function skeleton(saver: MemorySaver, checkpoints: Stored): Promise<Array<CheckpointNode & { ts: unknown }>> {
+  // MemorySaver picks the latest by sorting ids as strings; so does this.
+  const ids = Object.keys(checkpoints).sort().reverse();
+  return Promise.all(ids.map(async (id) => {
+    const [stored, storedMetadata, parentId] = checkpoints[id]!;
+    const checkpoint = (await saver.serde.loadsTyped("json", stored)) as Checkpoint;
+    const metadata = (await saver.serde.loadsTyped("json", storedMetadata)) as CheckpointMetadata & Record<string, unknown>;
+    const counters = metadata?.counters_since_delta_snapshot;
+    const versioned = metadata?.delta_writes_versioned === true;
+    const versions = checkpoint.channel_versions ?? {};
+    const values = checkpoint.channel_values ?? {};
+    return {
+      id,
+      parentId: parentId ?? null,
+      ts: checkpoint.ts,
+      replays: typeof counters === "object" && counters !== null
+        ? Object.keys(counters).filter((channel) => !versioned || Object.hasOwn(versions, channel))
+        : [],
+      seeds: Object.keys(values).filter((channel) => values[channel] !== undefined),
+    };
+  }));
+}
+
+function remove(
+  saver: MemorySaver,
+  threadId: string,
+  ns: string,
+  doomed: string[],
+  orphaned: string[],
+  dryRun: boolean,
+  result: PruneResult,
+): void {
+  const checkpoints = saver.storage[threadId]?.[ns];
+  if (checkpoints === undefined) return;
+  for (const id of doomed) {
+    const key = JSON.stringify([threadId, ns, id]);
+    if (checkpoints[id] === undefined) continue;
+    result.checkpoints += 1;
+    result.writes += Object.keys(saver.writes[key] ?? {}).length;
+    if (dryRun) continue;
+    delete checkpoints[id];
+    delete saver.writes[key];
+  }
+  if (dryRun) return;
+  for (const id of orphaned) {
+    const entry = checkpoints[id];
+    if (entry !== undefined) checkpoints[id] = [entry[0], entry[1], undefined];
+  }
+  if (Object.keys(checkpoints).length === 0) delete saver.storage[threadId]![ns];
+}
+
+function removeThread(saver: MemorySaver, threadId: string, dryRun: boolean, result: PruneResult): void {
+  for (const checkpoints of Object.values(saver.storage[threadId] ?? {})) result.checkpoints += Object.keys(checkpoints).length;
+  for (const key of Object.keys(saver.writes)) {
+    if ((JSON.parse(key) as string[])[0] !== threadId) continue;
+    result.writes += Object.keys(saver.writes[key]!).length;
+    if (!dryRun) delete saver.writes[key];
+  }
+  if (!dryRun) delete saver.storage[threadId];
+  result.threadsDeleted += 1;
+}

@@ -1,0 +1,197 @@
+import type { OperationStats } from "../observe/instrument.js";
+import type { SkeletonRow, ThreadPageRow } from "../sql/retention.js";
+import type { Store } from "../store.js";
+import type { PruneCounts, PruneResult, ResolvedPrune } from "./options.js";
+import { type CheckpointNode, planPrune } from "./plan.js";
+
+/** Threads fetched per statement while scanning: a page is a few KiB and one round trip per 100 threads. */
+const THREAD_PAGE_SIZE = 100;
+
+/**
+ * `prune()` on Postgres. Threads are visited a page at a time in id order.
+ * An expired thread (`olderThan`) is deleted whole; every other thread
+ * keeps its newest `keepLast` checkpoints per namespace, plus what their
+ * delta channels need (`planPrune`). Every delete is one bounded statement.
+ */
+export async function prunePostgres(
+  store: Store,
+  options: ResolvedPrune,
+  stats: OperationStats,
+  /** Told about rows as they are deleted (not in a dry run), so a prune that fails halfway still counts what went. */
+  onRemoved: (counts: PruneCounts) => void,
+): Promise<PruneResult> {
+  const run = new PruneRun(store, options, stats, onRemoved);
+  await run.all();
+  return run.result;
+}
+
+class PruneRun {
+  readonly result: PruneResult;
+  private readonly sql;
+  private readonly cutoff: number | undefined;
+
+  constructor(
+    private readonly store: Store,
+    private readonly options: ResolvedPrune,
+    private readonly stats: OperationStats,
+    private readonly onRemoved: (counts: PruneCounts) => void,
+  ) {
+    this.sql = store.sql.retention;
+    this.cutoff = options.olderThanMs === undefined ? undefined : Date.now() - options.olderThanMs;
+    this.result = { dryRun: options.dryRun, threads: 0, threadsDeleted: 0, checkpoints: 0, writes: 0, blobs: 0 };
+  }
+
+  async all(): Promise<void> {
+    if (this.options.threadIds?.length === 0) return;
+    let cursor: string | null = null;
+    for (;;) {
+      const page: ThreadPageRow[] = await this.query<ThreadPageRow>(this.sql.threadPage, [cursor, this.options.threadIds ?? null, THREAD_PAGE_SIZE]);
+      const expired = page.filter((thread) => this.isExpired(thread));
+      await this.deleteWholeThreads(expired);
+      for (const thread of page) {
+        if (!expired.includes(thread)) await this.keepNewest(thread);
+        this.result.threads += 1;
+        this.options.onProgress?.({ threads: this.result.threads, removed: this.counts() });
+      }
+      if (page.length < THREAD_PAGE_SIZE) return;
+      cursor = page.at(-1)!.thread_id;
+    }
+  }
+
+  /** Its newest checkpoint is older than `olderThan`. A timestamp that does not parse never expires a thread. */
+  private isExpired(thread: ThreadPageRow): boolean {
+    if (this.cutoff === undefined || thread.newest_ts === null) return false;
+    const time = Date.parse(thread.newest_ts);
+    return Number.isFinite(time) && time < this.cutoff;
+  }
+
+  /**
+   * Expired threads go whole. Small ones share statements (up to a batch of
+   * checkpoints each); a bigger one goes namespace by namespace, oldest
+   * first. Either way a thread resumed meanwhile is left alone from then on.
+   */
+  private async deleteWholeThreads(threads: ThreadPageRow[]): Promise<void> {
+    const { batchSize, dryRun } = this.options;
+    if (dryRun) {
+      if (threads.length === 0) return;
+      const [found] = await this.query<PruneCounts>(this.sql.countThreads, [threads.map((t) => t.thread_id)]);
+      this.add(found!);
+      this.result.threadsDeleted += threads.length;
+      return;
+    }
+    let group: ThreadPageRow[] = [];
+    let groupSize = 0;
+    const flush = async () => {
+      if (group.length === 0) return;
+      const [gone] = await this.query<PruneCounts & { threads: number }>(this.sql.deleteIdleThreads, [
+        group.map((t) => t.thread_id),
+        group.map((t) => t.newest_id),
+      ]);
+      this.add(gone!);
+      this.result.threadsDeleted += gone!.threads;
+      group = [];
+      groupSize = 0;
+    };
+    for (const thread of threads) {
+      if (thread.checkpoints > batchSize) {
+        await this.deleteLargeThread(thread);
+        continue;
+      }
+      if (groupSize + thread.checkpoints > batchSize) await flush();
+      group.push(thread);
+      groupSize += thread.checkpoints;
+    }
+    await flush();
+  }
+
+  private async deleteLargeThread(thread: ThreadPageRow): Promise<void> {
+    for (const [ns] of thread.namespaces) {
+      const nodes = await this.skeleton(thread.thread_id, ns);
+      const complete = await this.deleteCheckpoints(thread.thread_id, ns, planPrune(nodes, 0).doomed, [], thread.newest_id);
+      await this.deleteUnreferencedBlobs(thread.thread_id, ns);
+      if (!complete) return; // resumed while we were deleting: what is left stays
+    }
+    for (;;) {
+      const [gone] = await this.query<{ writes: number; blobs: number }>(this.sql.deleteThreadLeftovers, [
+        thread.thread_id,
+        this.options.batchSize,
+      ]);
+      this.add({ checkpoints: 0, ...gone! });
+      if (gone!.writes < this.options.batchSize && gone!.blobs < this.options.batchSize) break;
+    }
+    this.result.threadsDeleted += 1;
+  }
+
+  /** `keepLast` in every namespace of `thread` that has more checkpoints than that. */
+  private async keepNewest(thread: ThreadPageRow): Promise<void> {
+    const { keepLast, dryRun } = this.options;
+    if (keepLast === undefined) return;
+    for (const [ns, count] of thread.namespaces) {
+      if (count <= keepLast) continue;
+      const { doomed, orphaned } = planPrune(await this.skeleton(thread.thread_id, ns), keepLast);
+      if (doomed.length === 0) continue;
+      if (dryRun) {
+        const [found] = await this.query<{ writes: number; blobs: number }>(this.sql.countDoomed, [thread.thread_id, ns, doomed]);
+        this.add({ checkpoints: doomed.length, ...found! });
+        continue;
+      }
+      await this.deleteCheckpoints(thread.thread_id, ns, doomed, orphaned, null);
+      await this.deleteUnreferencedBlobs(thread.thread_id, ns);
+    }
+  }
+
+  private async skeleton(threadId: string, ns: string): Promise<CheckpointNode[]> {
+    const rows = await this.query<SkeletonRow>(this.sql.skeleton, [threadId, ns]);
+    return rows.map((row) => ({ id: row.id, parentId: row.parent_id, replays: row.replays, seeds: row.seeds }));
+  }
+
+  /**
+   * `doomed` (oldest first) in batches, with their writes. With `idleSince`,
+   * stops as soon as the thread has a checkpoint newer than that; returns
+   * whether every batch went.
+   */
+  private async deleteCheckpoints(
+    threadId: string,
+    ns: string,
+    doomed: string[],
+    orphaned: string[],
+    idleSince: string | null,
+  ): Promise<boolean> {
+    const { batchSize } = this.options;
+    for (let start = 0; start < doomed.length; start += batchSize) {
+      const batch = doomed.slice(start, start + batchSize);
+      const [gone] = await this.query<{ idle: boolean; checkpoints: number; writes: number }>(this.sql.deleteCheckpoints, [
+        threadId, ns, batch, orphaned, idleSince,
+      ]);
+      if (!gone!.idle) return false;
+      this.add({ checkpoints: gone!.checkpoints, writes: gone!.writes, blobs: 0 });
+    }
+    return true;
+  }
+
+  private async deleteUnreferencedBlobs(threadId: string, ns: string): Promise<void> {
+    const { batchSize } = this.options;
+    for (;;) {
+      const [gone] = await this.query<{ blobs: number }>(this.sql.deleteUnreferencedBlobs, [threadId, ns, batchSize]);
+      this.add({ checkpoints: 0, writes: 0, blobs: gone!.blobs });
+      if (gone!.blobs < batchSize) return;
+    }
+  }
+
+  private add(counts: PruneCounts): void {
+    this.result.checkpoints += counts.checkpoints;
+    this.result.writes += counts.writes;
+    this.result.blobs += counts.blobs;
+    this.stats.rows = this.result.checkpoints + this.result.writes + this.result.blobs;
+    if (!this.options.dryRun) this.onRemoved(counts);
+  }
+
+  private counts(): PruneCounts {
+    const { checkpoints, writes, blobs } = this.result;
+    return { checkpoints, writes, blobs };
+  }
+
+  private query<Row>(text: string, values: unknown[]): Promise<Row[]> {
+    return this.store.query<Row>("prune", text, values, this.stats);
+  }
+}

@@ -1,0 +1,98 @@
+import type { SerializerProtocol } from "@langchain/langgraph-checkpoint";
+import { type BlobLoader, blobLoader } from "./decode.js";
+import { Encoder } from "./encode.js";
+import { InvalidInputError } from "./errors.js";
+import type { Executor } from "./executor.js";
+import type { OperationStats } from "./observe/instrument.js";
+import type { ResolvedOptions } from "./options.js";
+import type { PgPoolClient } from "./pool.js";
+import { buildRetentionStatements } from "./sql/retention.js";
+import { buildTransferStatements } from "./sql/transfer.js";
+import { buildStatements, tableNames } from "./sql/index.js";
+import { describe } from "./checks.js";
+
+/**
+ * A saver's database side: its statements, serializer and executor. The
+ * checkpoint API, retention, export/import and the command-line tool's
+ * inspections all run through one `Store`, so retries, the circuit breaker,
+ * metrics and `end()`'s drain cover every statement the package sends.
+ */
+export class Store {
+  readonly tables;
+  readonly sql;
+  readonly encoder: Encoder;
+
+  constructor(
+    readonly executor: Executor,
+    readonly serde: SerializerProtocol,
+    readonly options: ResolvedOptions,
+    strict: boolean,
+  ) {
+    this.tables = tableNames(options.quotedSchema);
+    this.sql = {
+      checkpoints: buildStatements(this.tables),
+      retention: buildRetentionStatements(this.tables),
+      transfer: buildTransferStatements(this.tables),
+    };
+    this.encoder = new Encoder(serde, {
+      strict,
+      compaction: options.compaction,
+      maxPayloadBytes: options.maxPayloadBytes,
+    });
+  }
+
+  /** One statement, retried as a whole on a transient failure. */
+  query<Row>(operation: string, text: string, values: unknown[], stats?: OperationStats): Promise<Row[]> {
+    return this.executor.query<Row>(operation, text, values, stats);
+  }
+
+  /**
+   * `work` inside one transaction on one connection (BEGIN … COMMIT, rolled
+   * back on failure). Retried as a whole on a transient failure, so `work`
+   * must only read or write idempotently.
+   */
+  transaction<T>(
+    operation: string,
+    work: (query: <Row>(text: string, values?: unknown[]) => Promise<Row[]>) => Promise<T>,
+    options: { readOnly?: boolean } = {},
+    stats?: OperationStats,
+  ): Promise<T> {
+    return this.executor.run(
+      operation,
+      async (client: PgPoolClient, timeoutMs: number) => {
+        const query = async <Row>(text: string, values: unknown[] = []): Promise<Row[]> =>
+          (await client.query({ text, values, query_timeout: timeoutMs })).rows as Row[];
+        // A snapshot for reads that span statements; the default for writes, which are all upserts.
+        await query(options.readOnly ? "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY" : "BEGIN");
+        try {
+          const result = await work(query);
+          await query("COMMIT");
+          return result;
+        } catch (error) {
+          await client.query("ROLLBACK").catch(() => undefined);
+          throw error;
+        }
+      },
+      stats,
+    );
+  }
+
+  /** Decodes stored blobs: inflates compacted ones (bounded by maxPayloadBytes) and deserializes. */
+  loader(stats: OperationStats): BlobLoader {
+    return blobLoader(this.serde, this.options.maxPayloadBytes, stats);
+  }
+}
+
+const stores = new WeakMap<object, Store>();
+
+/** Links a saver to its store, for the package's own modules (the store is not public API). */
+export function attachStore(saver: object, store: Store): void {
+  stores.set(saver, store);
+}
+
+/** The store of a `PostgresSaver`. */
+export function storeOf(saver: unknown): Store {
+  const store = typeof saver === "object" && saver !== null ? stores.get(saver) : undefined;
+  if (store === undefined) throw new InvalidInputError(`expected a PostgresSaver, got ${describe(saver)}`);
+  return store;
+}

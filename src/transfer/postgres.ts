@@ -1,0 +1,185 @@
+import { compact, expand } from "../compaction.js";
+import { InvalidInputError, PayloadTooLargeError, ThreadNotFoundError } from "../errors.js";
+import { fromStoredJson, hasEscapedNul, toStorableJson } from "../metadata.js";
+import type { OperationStats } from "../observe/instrument.js";
+import { packBlobs } from "../packing.js";
+import type { ExportBlobRow, ExportCheckpointRow, ExportWriteRow } from "../sql/transfer.js";
+import type { Store } from "../store.js";
+import {
+  EXPORT_FORMAT,
+  EXPORT_VERSION,
+  type ImportResult,
+  type ThreadExport,
+  checkThreadExport,
+} from "./document.js";
+
+/**
+ * A thread's rows, all from one snapshot, as a `ThreadExport`. Compressed
+ * values are inflated (never beyond `maxPayloadBytes`), so the document
+ * holds what the serializer wrote and any saver can load it.
+ */
+export async function exportPostgres(store: Store, threadId: string, stats: OperationStats): Promise<ThreadExport> {
+  const sql = store.sql.transfer;
+  const [checkpoints, blobs, writes] = await store.transaction(
+    "exportThread",
+    // One after another: a connection runs one statement at a time.
+    async (query) => [
+      await query<ExportCheckpointRow>(sql.exportCheckpoints, [threadId]),
+      await query<ExportBlobRow>(sql.exportBlobs, [threadId]),
+      await query<ExportWriteRow>(sql.exportWrites, [threadId]),
+    ] as const,
+    { readOnly: true },
+    stats,
+  );
+  if (checkpoints.length === 0) throw new ThreadNotFoundError("exportThread", threadId);
+  stats.rows = checkpoints.length + blobs.length + writes.length;
+  const inflate = async (type: string, blob: Uint8Array): Promise<[string, string]> => {
+    stats.storedBytes += blob.byteLength;
+    // One at a time: a hostile row inflates to at most maxPayloadBytes, once.
+    const [raw, bytes] = await expand(type, blob, store.options.maxPayloadBytes);
+    stats.rawBytes += bytes.byteLength;
+    return [raw, Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("base64")];
+  };
+  const doc: ThreadExport = {
+    format: EXPORT_FORMAT,
+    version: EXPORT_VERSION,
+    thread_id: threadId,
+    exported_at: new Date().toISOString(),
+    counts: { checkpoints: checkpoints.length, blobs: blobs.length, writes: writes.length },
+    checkpoints: checkpoints.map((row) => ({
+      checkpoint_ns: row.checkpoint_ns,
+      checkpoint_id: row.checkpoint_id,
+      parent_checkpoint_id: row.parent_checkpoint_id,
+      checkpoint: row.checkpoint,
+      metadata: JSON.parse(fromStoredJson(row.metadata)) as Record<string, unknown>,
+    })),
+    blobs: [],
+    writes: [],
+  };
+  for (const row of blobs) {
+    const [type, data] = row.blob === null ? [row.type, null] : await inflate(row.type, row.blob);
+    doc.blobs.push({ checkpoint_ns: row.checkpoint_ns, channel: row.channel, version: row.version, type, data });
+  }
+  for (const row of writes) {
+    const [type, data] = await inflate(row.type ?? "json", row.blob);
+    const { checkpoint_ns, checkpoint_id, task_id, task_path, idx, channel } = row;
+    doc.writes.push({ checkpoint_ns, checkpoint_id, task_id, task_path, idx, channel, type, data });
+  }
+  return doc;
+}
+
+/**
+ * Most bytes of values sent in one statement. Postgres takes up to 1 GiB
+ * per parameter; staying far below keeps each statement's memory modest on
+ * both ends, while a typical thread still goes in one statement per table.
+ */
+const CHUNK_BYTES = 32 * 1024 * 1024;
+
+/**
+ * `doc` into this store, in one transaction: all of it or none of it.
+ * Values are compacted with this saver's settings; rows that already exist
+ * are left as they are.
+ */
+export async function importPostgres(store: Store, value: unknown, stats: OperationStats): Promise<ImportResult> {
+  const doc = checkThreadExport(value);
+  const threadId = doc.thread_id;
+  const sql = store.sql.transfer;
+  // Everything is encoded before a connection is taken, and any refusal happens before a byte is written.
+  const checkpoints = doc.checkpoints.map((cp, i) => [
+    cp.checkpoint_ns,
+    cp.checkpoint_id,
+    cp.parent_checkpoint_id,
+    checkpointJson(cp.checkpoint, i),
+    toStorableJson(JSON.stringify(cp.metadata)),
+  ] as const);
+  const blobs = await Promise.all(doc.blobs.map(async (b) => {
+    const stored = b.data === null ? null : await storedValue(store, b.type, b.data, stats);
+    return { ns: b.checkpoint_ns, channel: b.channel, version: b.version, type: stored?.[0] ?? b.type, bytes: stored?.[1] ?? null };
+  }));
+  const writes = await Promise.all(doc.writes.map(async (w) => {
+    const [type, bytes] = await storedValue(store, w.type, w.data, stats);
+    return { ...w, type, bytes };
+  }));
+  stats.rows = checkpoints.length + blobs.length + writes.length;
+
+  const imported = await store.transaction("importThread", async (query) => {
+    const count = async (text: string, values: unknown[]) => (await query(text, values)).length;
+    let checkpointsIn = 0;
+    for (const part of chunks(checkpoints, (c) => c[3].length + c[4].length)) {
+      checkpointsIn += await count(sql.importCheckpoints, [threadId, ...columns(part, 5)]);
+    }
+    let blobsIn = 0;
+    for (const part of chunks(blobs, (b) => b.bytes?.byteLength ?? 0)) {
+      const packed = packBlobs(part.map((b) => b.bytes));
+      blobsIn += await count(sql.importBlobs, [
+        threadId, part.map((b) => b.ns), part.map((b) => b.channel), part.map((b) => b.version), part.map((b) => b.type),
+        packed.offsets, packed.lengths, packed.data,
+      ]);
+    }
+    let writesIn = 0;
+    for (const part of chunks(writes, (w) => w.bytes.byteLength)) {
+      const packed = packBlobs(part.map((w) => w.bytes));
+      writesIn += await count(sql.importWrites, [
+        threadId, part.map((w) => w.checkpoint_ns), part.map((w) => w.checkpoint_id), part.map((w) => w.task_id),
+        part.map((w) => w.task_path), part.map((w) => w.idx), part.map((w) => w.channel), part.map((w) => w.type),
+        packed.offsets, packed.lengths, packed.data,
+      ]);
+    }
+    return { checkpoints: checkpointsIn, blobs: blobsIn, writes: writesIn };
+  }, {}, stats);
+  return {
+    thread_id: threadId,
+    imported,
+    skipped: {
+      checkpoints: checkpoints.length - imported.checkpoints,
+      blobs: blobs.length - imported.blobs,
+      writes: writes.length - imported.writes,
+    },
+  };
+}
+
+/** A value from the document as this store keeps it: size-checked, then compacted. */
+async function storedValue(store: Store, type: string, base64: string, stats: OperationStats): Promise<[string, Uint8Array]> {
+  const bytes = Buffer.from(base64, "base64");
+  const { maxPayloadBytes, compaction } = store.options;
+  if (bytes.byteLength > maxPayloadBytes) {
+    throw new PayloadTooLargeError(
+      `importThread: a ${type} value of ${bytes.byteLength} bytes is more than maxPayloadBytes (${maxPayloadBytes})`,
+      maxPayloadBytes,
+    );
+  }
+  const stored = await compact(type, bytes, compaction);
+  stats.rawBytes += bytes.byteLength;
+  stats.storedBytes += stored[1].byteLength;
+  return stored;
+}
+
+function checkpointJson(checkpoint: Record<string, unknown>, index: number): string {
+  const json = JSON.stringify(checkpoint);
+  if (hasEscapedNul(json)) {
+    throw new InvalidInputError(`importThread: checkpoints[${index}].checkpoint contains a NUL character, which Postgres JSONB cannot store`);
+  }
+  return json;
+}
+
+/** `items` split so that no part's `size` sum passes CHUNK_BYTES (a part holds at least one item). */
+function* chunks<T>(items: readonly T[], size: (item: T) => number): Generator<T[]> {
+  let part: T[] = [];
+  let bytes = 0;
+  for (const item of items) {
+    const n = size(item);
+    if (part.length > 0 && bytes + n > CHUNK_BYTES) {
+      yield part;
+      part = [];
+      bytes = 0;
+    }
+    part.push(item);
+    bytes += n;
+  }
+  if (part.length > 0) yield part;
+}
+
+/** Row tuples → one array per column. */
+function columns<T extends readonly unknown[]>(rows: readonly T[], width: number): unknown[][] {
+  return Array.from({ length: width }, (_, i) => rows.map((row) => row[i]));
+}
