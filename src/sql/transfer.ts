@@ -7,6 +7,10 @@ import type { Tables } from "./tables.js";
  * importing a document twice changes nothing.
  */
 export function buildTransferStatements(t: Tables) {
+  const exportWrites = (taskPath: string) => `
+SELECT checkpoint_ns, checkpoint_id, task_id, ${taskPath} AS task_path, idx, channel, type, blob
+FROM ${t.writes} WHERE thread_id = $1
+ORDER BY checkpoint_ns, checkpoint_id, task_path COLLATE "C", task_id COLLATE "C", idx`;
   return {
     /** $1 thread. */
     exportCheckpoints: `
@@ -19,10 +23,16 @@ SELECT checkpoint_ns, channel, version, type, blob
 FROM ${t.blobs} WHERE thread_id = $1
 ORDER BY checkpoint_ns, channel, version`,
 
-    exportWrites: `
-SELECT checkpoint_ns, checkpoint_id, task_id, task_path, idx, channel, type, blob
-FROM ${t.writes} WHERE thread_id = $1
-ORDER BY checkpoint_ns, checkpoint_id, task_path COLLATE "C", task_id COLLATE "C", idx`,
+    exportWrites: exportWrites("task_path"),
+
+    /**
+     * The same on a schema the official JS saver created (migration v4):
+     * it has no task_path column, which means every path is "".
+     */
+    exportWritesBeforeV9: exportWrites("''::text"),
+
+    /** The schema's migration version (NULL when there are no tables). */
+    schemaVersion: `SELECT max(v) AS v FROM ${t.migrations}`,
 
     /** $1 thread; per checkpoint: $2 namespace, $3 id, $4 parent, $5 checkpoint JSON, $6 metadata JSON. */
     importCheckpoints: `

@@ -13,6 +13,9 @@ import {
   checkThreadExport,
 } from "./document.js";
 
+/** The migration that added `checkpoint_writes.task_path` (the Python saver's v9). */
+const TASK_PATH_VERSION = 9;
+
 /**
  * A thread's rows, all from one snapshot, as a `ThreadExport`. Compressed
  * values are inflated (never beyond `maxPayloadBytes`), so the document
@@ -23,11 +26,15 @@ export async function exportPostgres(store: Store, threadId: string, stats: Oper
   const [checkpoints, blobs, writes] = await store.transaction(
     "exportThread",
     // One after another: a connection runs one statement at a time.
-    async (query) => [
-      await query<ExportCheckpointRow>(sql.exportCheckpoints, [threadId]),
-      await query<ExportBlobRow>(sql.exportBlobs, [threadId]),
-      await query<ExportWriteRow>(sql.exportWrites, [threadId]),
-    ] as const,
+    async (query) => {
+      // A database only the official JS saver has used (schema v4) can be exported without running setup() on it.
+      const [{ v } = { v: null }] = await query<{ v: number | null }>(sql.schemaVersion);
+      return [
+        await query<ExportCheckpointRow>(sql.exportCheckpoints, [threadId]),
+        await query<ExportBlobRow>(sql.exportBlobs, [threadId]),
+        await query<ExportWriteRow>((v ?? 0) >= TASK_PATH_VERSION ? sql.exportWrites : sql.exportWritesBeforeV9, [threadId]),
+      ] as const;
+    },
     { readOnly: true },
     stats,
   );
