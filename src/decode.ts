@@ -26,13 +26,7 @@ export function blobLoader(serde: SerializerProtocol, maxPayloadBytes: number, s
   // first failure: a hostile row that many checkpoints of a page reference
   // must cost one maxPayloadBytes of memory, not one per reference.
   let previous: Promise<unknown> = Promise.resolve();
-  return async (storedType, blob) => {
-    if (blob === null || blob === undefined) return serde.loadsTyped(storedType, new Uint8Array());
-    stats.storedBytes += blob.byteLength;
-    const expanded = previous.then(() => expand(storedType, blob, maxPayloadBytes));
-    previous = expanded;
-    const [type, bytes] = await expanded;
-    stats.rawBytes += bytes.byteLength;
+  const deserialize = async (type: string, bytes: Uint8Array): Promise<unknown> => {
     try {
       return await serde.loadsTyped(type, asStoredBytes(type, bytes));
     } catch (error) {
@@ -40,6 +34,16 @@ export function blobLoader(serde: SerializerProtocol, maxPayloadBytes: number, s
       const kind = error instanceof Error ? error.name : typeof error;
       throw new SerializationError(`a stored ${type} blob could not be deserialized (${kind})`);
     }
+  };
+  return async (storedType, blob) => {
+    // A NULL blob (the official schema allows it) is what the serializer makes of no bytes.
+    if (blob === null || blob === undefined) return deserialize(storedType, new Uint8Array());
+    stats.storedBytes += blob.byteLength;
+    const expanded = previous.then(() => expand(storedType, blob, maxPayloadBytes));
+    previous = expanded;
+    const [type, bytes] = await expanded;
+    stats.rawBytes += bytes.byteLength;
+    return deserialize(type, bytes);
   };
 }
 

@@ -13,6 +13,7 @@ import { Instrumentation, targetOf, textOrUndefined } from "./observe/instrument
 import { CheckpointMetrics, type MetricSource } from "./observe/metrics.js";
 import { type ObservabilityOptions, resolveObservability } from "./observe/options.js";
 import { requireKey } from "./input.js";
+import { nextChannelVersion } from "./versions.js";
 import { type PruneOptions, type PruneResult, type RetentionOptions, resolvePrune, resolveRetention } from "./retention/options.js";
 import { pruneMemory } from "./retention/prune-memory.js";
 import { RetentionSchedule } from "./retention/schedule.js";
@@ -144,7 +145,20 @@ export class MemoryCheckpointer extends MemorySaver {
   /** As `PostgresSaver.importThread()`: all or nothing, and importing twice changes nothing. */
   importThread(doc: ThreadExport): Promise<ImportResult> {
     const threadId = textOrUndefined((doc as { thread_id?: unknown } | null)?.thread_id);
-    return this.instrumentation.run("importThread", { threadId }, () => importMemory(this, doc));
+    return this.instrumentation.run("importThread", { threadId }, async (stats) => {
+      const result = await importMemory(this, doc);
+      stats.rows = result.imported.checkpoints + result.imported.blobs + result.imported.writes;
+      return result;
+    });
+  }
+
+  /**
+   * LangGraph's integer versions, and the Python saver's string versions
+   * ("000…0042.<random>") continued in their format, so a thread imported
+   * from a database the Python saver wrote resumes here too.
+   */
+  override getNextVersion(current: number | string | undefined): number {
+    return (typeof current === "string" ? nextChannelVersion(current) : super.getNextVersion(current as number | undefined)) as number;
   }
 
   /** Stops reporting this checkpointer in the metrics, and stops automatic retention. */

@@ -7,21 +7,30 @@ import type { Tables } from "./tables.js";
  * importing a document twice changes nothing.
  */
 export function buildTransferStatements(t: Tables) {
-  const exportWrites = (taskPath: string) => `
-SELECT checkpoint_ns, checkpoint_id, task_id, ${taskPath} AS task_path, idx, channel, type, blob
+  // Text columns sort in code point order (COLLATE "C"), as JavaScript sorts
+  // the in-memory saver's keys, so both savers list a thread in one order.
+  const exportWrites = (taskPath: string | null) => `
+SELECT checkpoint_ns, checkpoint_id, task_id, ${taskPath ?? "''::text"} AS task_path, idx, channel, type, blob
 FROM ${t.writes} WHERE thread_id = $1
-ORDER BY checkpoint_ns, checkpoint_id, task_path COLLATE "C", task_id COLLATE "C", idx`;
+ORDER BY checkpoint_ns COLLATE "C", checkpoint_id COLLATE "C",${taskPath === null ? "" : ` ${taskPath} COLLATE "C",`} task_id COLLATE "C", idx`;
   return {
-    /** $1 thread. */
+    /**
+     * $1 thread. `version_texts`: each numeric channel version as Postgres
+     * prints it, which is how the blob rows spell it (see `put`), so the
+     * exporter can spell the blobs' versions as JavaScript prints the numbers.
+     */
     exportCheckpoints: `
-SELECT checkpoint_ns, checkpoint_id, parent_checkpoint_id, checkpoint, metadata::text AS metadata
+SELECT checkpoint_ns, checkpoint_id, parent_checkpoint_id, checkpoint, metadata::text AS metadata,
+       (SELECT json_object_agg(v.key, v.value #>> '{}')
+        FROM jsonb_each(CASE WHEN jsonb_typeof(checkpoint -> 'channel_versions') = 'object' THEN checkpoint -> 'channel_versions' END) v
+        WHERE jsonb_typeof(v.value) = 'number') AS version_texts
 FROM ${t.checkpoints} WHERE thread_id = $1
-ORDER BY checkpoint_ns, checkpoint_id`,
+ORDER BY checkpoint_ns COLLATE "C", checkpoint_id COLLATE "C"`,
 
     exportBlobs: `
 SELECT checkpoint_ns, channel, version, type, blob
 FROM ${t.blobs} WHERE thread_id = $1
-ORDER BY checkpoint_ns, channel, version`,
+ORDER BY checkpoint_ns COLLATE "C", channel COLLATE "C", version COLLATE "C"`,
 
     exportWrites: exportWrites("task_path"),
 
@@ -29,7 +38,7 @@ ORDER BY checkpoint_ns, channel, version`,
      * The same on a schema the official JS saver created (migration v4):
      * it has no task_path column, which means every path is "".
      */
-    exportWritesBeforeV9: exportWrites("''::text"),
+    exportWritesBeforeV9: exportWrites(null),
 
     /** The schema's migration version (NULL when there are no tables). */
     schemaVersion: `SELECT max(v) AS v FROM ${t.migrations}`,
@@ -43,15 +52,18 @@ ON CONFLICT (thread_id, checkpoint_ns, checkpoint_id) DO NOTHING
 RETURNING 1`,
 
     /**
-     * $1 thread; per value: $2 namespace, $3 channel, $4 version, $5 type,
-     * $6 offset and $7 length (-1: NULL) into $8, all values in one bytea
-     * (see packing.ts).
+     * $1 thread; per value: $2 namespace, $3 channel, $4 version, $5 whether
+     * the checkpoints give that version as a number, $6 type, $7 offset and
+     * $8 length (-1: NULL) into $9, all values in one bytea (see packing.ts).
+     * A numeric version is stored as Postgres prints the number, which is
+     * what reads join on (`checkpoint -> 'channel_versions' ->> channel`).
      */
     importBlobs: `
 INSERT INTO ${t.blobs} (thread_id, checkpoint_ns, channel, version, type, blob)
-SELECT $1, b.ns, b.channel, b.version, b.type,
-       CASE WHEN b.len < 0 THEN NULL ELSE substring($8::bytea FROM b.off + 1 FOR b.len) END
-FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::int[], $7::int[]) AS b(ns, channel, version, type, off, len)
+SELECT $1, b.ns, b.channel, CASE WHEN b.numeric THEN b.version::numeric::text ELSE b.version END, b.type,
+       CASE WHEN b.len < 0 THEN NULL ELSE substring($9::bytea FROM b.off + 1 FOR b.len) END
+FROM unnest($2::text[], $3::text[], $4::text[], $5::bool[], $6::text[], $7::int[], $8::int[])
+  AS b(ns, channel, version, numeric, type, off, len)
 ON CONFLICT (thread_id, checkpoint_ns, channel, version) DO NOTHING
 RETURNING 1`,
 
@@ -74,6 +86,8 @@ export interface ExportCheckpointRow {
   checkpoint: Record<string, unknown>;
   /** JSON text (escaped as metadata.ts describes). */
   metadata: string;
+  /** Channel → numeric version as Postgres prints it; null when there are none. */
+  version_texts: Record<string, string> | null;
 }
 
 export interface ExportBlobRow {

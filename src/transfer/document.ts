@@ -13,6 +13,9 @@ import { InvalidInputError } from "../errors.js";
 export const EXPORT_FORMAT = "langgraph-checkpoint-pg/thread";
 export const EXPORT_VERSION = 1;
 
+/** The type tag of a channel version without a value (the official savers' marker). */
+const EMPTY = "empty";
+
 export interface ThreadExport {
   format: typeof EXPORT_FORMAT;
   version: typeof EXPORT_VERSION;
@@ -38,9 +41,14 @@ export interface ExportedCheckpoint {
 export interface ExportedBlob {
   checkpoint_ns: string;
   channel: string;
+  /**
+   * The channel version as text, spelled as JavaScript prints the version in
+   * the checkpoints' `channel_versions` (`String(1e21)` is "1e+21", where
+   * Postgres's JSONB prints "1000000000000000000000").
+   */
   version: string;
   type: string;
-  /** base64 of the serialized value; null for `empty` (or a stored NULL). */
+  /** base64 of the serialized value; null exactly when `type` is `empty`. */
   data: string | null;
 }
 
@@ -63,7 +71,6 @@ export interface ImportResult {
   skipped: { checkpoints: number; blobs: number; writes: number };
 }
 
-const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
 const COMPRESSED_TYPE = new RegExp(`\\+(?:${CODEC_NAMES.join("|")})$`);
 
 /**
@@ -85,6 +92,7 @@ export function checkThreadExport(value: unknown): ThreadExport {
     );
   }
   key(doc.thread_id, "thread_id");
+  text(doc.exported_at, "exported_at");
   const counts = object(doc.counts, "counts");
   const lists = {
     checkpoints: list(doc.checkpoints, "checkpoints"),
@@ -94,11 +102,17 @@ export function checkThreadExport(value: unknown): ThreadExport {
   for (const name of ["checkpoints", "blobs", "writes"] as const) {
     if (counts[name] !== lists[name].length) {
       throw invalid(
-        `counts.${name} is ${JSON.stringify(counts[name])} but the document holds ${lists[name].length} ${name}: it is truncated or was edited`,
+        `counts.${name} is ${JSON.stringify(counts[name]) ?? "missing"} but the document holds ${lists[name].length} ${name}: it is truncated or was edited`,
       );
     }
   }
-  const seen = new Set<string>();
+  // Two entries for one row would import one of them silently (inserts never overwrite): refused instead.
+  const unique = (seen: Set<string>, id: unknown[], at: string, what: string) => {
+    const k = JSON.stringify(id);
+    if (seen.has(k)) throw invalid(`${at} repeats ${what}`);
+    seen.add(k);
+  };
+  const checkpoints = new Set<string>();
   lists.checkpoints.forEach((entry, i) => {
     const at = `checkpoints[${i}]`;
     const cp = object(entry, at);
@@ -108,11 +122,20 @@ export function checkThreadExport(value: unknown): ThreadExport {
     const checkpoint = object(cp.checkpoint, `${at}.checkpoint`);
     if (checkpoint.id !== cp.checkpoint_id) throw invalid(`${at}.checkpoint.id does not match ${at}.checkpoint_id`);
     if ("channel_values" in checkpoint) throw invalid(`${at}.checkpoint must not hold channel_values (values belong in blobs)`);
+    // Values are found by these versions: one that is neither a number nor a string would lose its value.
+    if (checkpoint.channel_versions !== undefined) {
+      const versions = object(checkpoint.channel_versions, `${at}.checkpoint.channel_versions`);
+      for (const [channel, version] of Object.entries(versions)) {
+        const where = `${at}.checkpoint.channel_versions[${JSON.stringify(channel)}]`;
+        if (!(typeof version === "number" && Number.isFinite(version)) && !(typeof version === "string" && version !== "")) {
+          throw invalid(`${where} must be a number or a non-empty string, got ${describe(version)}`);
+        }
+      }
+    }
     object(cp.metadata, `${at}.metadata`);
-    const id = JSON.stringify([cp.checkpoint_ns, cp.checkpoint_id]);
-    if (seen.has(id)) throw invalid(`${at} repeats checkpoint ${cp.checkpoint_id} of namespace ${JSON.stringify(cp.checkpoint_ns)}`);
-    seen.add(id);
+    unique(checkpoints, [cp.checkpoint_ns, cp.checkpoint_id], at, `checkpoint ${cp.checkpoint_id} of namespace ${JSON.stringify(cp.checkpoint_ns)}`);
   });
+  const blobs = new Set<string>();
   lists.blobs.forEach((entry, i) => {
     const at = `blobs[${i}]`;
     const blob = object(entry, at);
@@ -120,8 +143,16 @@ export function checkThreadExport(value: unknown): ThreadExport {
     key(blob.channel, `${at}.channel`);
     key(blob.version, `${at}.version`);
     valueType(blob.type, `${at}.type`);
-    if (blob.data !== null) base64(blob.data, `${at}.data`);
+    if (blob.type === EMPTY) {
+      if (blob.data !== null) throw invalid(`${at}.data must be null: type "${EMPTY}" marks a version without a value`);
+    } else if (blob.data === null) {
+      throw invalid(`${at}.data is null, but only type "${EMPTY}" has no data (a ${JSON.stringify(blob.type)} value needs its bytes)`);
+    } else {
+      base64(blob.data, `${at}.data`);
+    }
+    unique(blobs, [blob.checkpoint_ns, blob.channel, blob.version], at, `version ${blob.version} of channel ${JSON.stringify(blob.channel)}`);
   });
+  const writes = new Set<string>();
   lists.writes.forEach((entry, i) => {
     const at = `writes[${i}]`;
     const write = object(entry, at);
@@ -135,6 +166,7 @@ export function checkThreadExport(value: unknown): ThreadExport {
     key(write.channel, `${at}.channel`);
     valueType(write.type, `${at}.type`);
     base64(write.data, `${at}.data`);
+    unique(writes, [write.checkpoint_ns, write.checkpoint_id, write.task_id, write.idx], at, `write ${write.idx} of task ${JSON.stringify(write.task_id)}`);
   });
   return doc as unknown as ThreadExport;
 }
@@ -174,5 +206,16 @@ function valueType(value: unknown, at: string): void {
 }
 
 function base64(value: unknown, at: string): void {
-  if (typeof value !== "string" || !BASE64.test(value)) throw invalid(`${at} must be base64, got ${describe(value)}`);
+  if (!isBase64(value)) throw invalid(`${at} must be base64, got ${describe(value)}`);
+}
+
+/**
+ * Standard base64 with padding. Checked with linear scans rather than one
+ * anchored pattern: a repeated group backtracks once per 4 characters, which
+ * overflowed V8's regexp stack on values of a few MiB.
+ */
+function isBase64(value: unknown): boolean {
+  if (typeof value !== "string" || value.length % 4 !== 0 || /[^A-Za-z0-9+/=]/.test(value)) return false;
+  const pad = value.indexOf("=");
+  return pad === -1 || pad === value.length - 1 || (pad === value.length - 2 && value.endsWith("="));
 }

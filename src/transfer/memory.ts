@@ -23,6 +23,9 @@ const decoder = new TextDecoder();
 /** Keys MemorySaver refuses to read (they would reach Object.prototype in its maps). */
 const RESERVED_KEYS = new Set(["__proto__", "constructor", "prototype"]);
 
+/** The type tag of a channel version without a value. */
+const EMPTY = "empty";
+
 export async function exportMemory(saver: MemorySaver, threadId: string): Promise<ThreadExport> {
   const serde = saver.serde;
   const namespaces = saver.storage[threadId];
@@ -37,8 +40,8 @@ export async function exportMemory(saver: MemorySaver, threadId: string): Promis
     writes: [],
   };
   const blobs = new Map<string, ExportedBlob>();
-  for (const ns of Object.keys(namespaces ?? {}).sort()) {
-    for (const [id, [stored, metadata, parent]] of Object.entries(namespaces![ns]!).sort(([a], [b]) => (a < b ? -1 : 1))) {
+  for (const ns of Object.keys(namespaces ?? {}).sort(compareText)) {
+    for (const [id, [stored, metadata, parent]] of Object.entries(namespaces![ns]!).sort(([a], [b]) => compareText(a, b))) {
       const { channel_values: values = {}, ...checkpoint } = (await serde.loadsTyped("json", stored)) as Checkpoint;
       doc.checkpoints.push({
         checkpoint_ns: ns,
@@ -50,15 +53,18 @@ export async function exportMemory(saver: MemorySaver, threadId: string): Promis
       for (const [channel, version] of Object.entries(checkpoint.channel_versions ?? {})) {
         const key = JSON.stringify([ns, channel, String(version)]);
         const known = blobs.get(key);
-        const hasValue = Object.hasOwn(values, channel) && values[channel] !== undefined;
+        // A value of `undefined` is a value (PostgresSaver.put stores it too); only a missing key is "empty".
+        // Versions are immutable, so any checkpoint holding this version's value holds the same value.
+        const hasValue = Object.hasOwn(values, channel);
         if (known !== undefined && (known.data !== null || !hasValue)) continue;
-        const [type, data] = hasValue ? await serde.dumpsTyped(values[channel]) : ["empty", null];
+        const [type, data] = hasValue ? await serde.dumpsTyped(values[channel]) : [EMPTY, null];
         blobs.set(key, { checkpoint_ns: ns, channel, version: String(version), type, data: base64(data) });
       }
     }
   }
   if (doc.checkpoints.length === 0) throw new ThreadNotFoundError("exportThread", threadId);
-  doc.blobs = [...blobs.values()];
+  // In PostgresSaver's export order, so a thread exports to the same document from either saver.
+  doc.blobs = [...blobs.values()].sort((a, b) => compareKeys([a.checkpoint_ns, a.channel, a.version], [b.checkpoint_ns, b.channel, b.version]));
   for (const [outer, stored] of Object.entries(saver.writes)) {
     const [thread, ns, checkpointId] = JSON.parse(outer) as [string, string, string];
     if (thread !== threadId) continue;
@@ -71,6 +77,8 @@ export async function exportMemory(saver: MemorySaver, threadId: string): Promis
       doc.writes.push(write);
     }
   }
+  doc.writes.sort((a, b) =>
+    compareKeys([a.checkpoint_ns, a.checkpoint_id, a.task_path, a.task_id], [b.checkpoint_ns, b.checkpoint_id, b.task_path, b.task_id]) || a.idx - b.idx);
   doc.counts = { checkpoints: doc.checkpoints.length, blobs: doc.blobs.length, writes: doc.writes.length };
   return doc;
 }
@@ -81,37 +89,61 @@ export async function importMemory(saver: MemorySaver, value: unknown): Promise<
   const serde = saver.serde;
   const threadId = doc.thread_id;
   reserved(threadId, "thread_id");
-  const blobs = new Map(doc.blobs.map((b) => [JSON.stringify([b.checkpoint_ns, b.channel, b.version]), b]));
-  const load = (type: string, data: string | null) => serde.loadsTyped(type, data === null ? new Uint8Array() : Buffer.from(data, "base64"));
+  const blobs = new Map(doc.blobs.map((b) => [blobKey(b.checkpoint_ns, b.channel, b.version), b]));
+  const load = (type: string, data: string | null) =>
+    // A copy as a plain Uint8Array: a Buffer would serialize through its toJSON() as { type: "Buffer", data }, not as bytes.
+    serde.loadsTyped(type, data === null ? new Uint8Array() : new Uint8Array(Buffer.from(data, "base64")));
 
   const checkpoints = await Promise.all(doc.checkpoints.map(async (cp, i) => {
-    reserved(cp.checkpoint_ns, `checkpoints[${i}].checkpoint_ns`);
-    reserved(cp.checkpoint_id, `checkpoints[${i}].checkpoint_id`);
+    const at = `checkpoints[${i}]`;
+    reserved(cp.checkpoint_ns, `${at}.checkpoint_ns`);
+    reserved(cp.checkpoint_id, `${at}.checkpoint_id`);
     const channelValues: Record<string, unknown> = {};
     const versions = (cp.checkpoint.channel_versions ?? {}) as Record<string, unknown>;
+    const named: string[] = [];
     for (const [channel, version] of Object.entries(versions)) {
-      const blob = blobs.get(JSON.stringify([cp.checkpoint_ns, channel, String(version)]));
-      if (blob !== undefined && blob.type !== "empty") channelValues[channel] = await load(blob.type, blob.data);
+      // MemorySaver stores a checkpoint as one JSON document, and reading it back
+      // assigns each key: a channel called "__proto__" would silently vanish.
+      if (channel === "__proto__") throw memoryRefusal(`${at}.checkpoint.channel_versions`, "has a channel called \"__proto__\"");
+      const key = blobKey(cp.checkpoint_ns, channel, String(version));
+      named.push(key);
+      const blob = blobs.get(key);
+      if (blob !== undefined && blob.type !== EMPTY) channelValues[channel] = await load(blob.type, blob.data);
     }
     const [, stored] = await serde.dumpsTyped({ ...cp.checkpoint, channel_values: channelValues });
     const [, metadata] = await serde.dumpsTyped(cp.metadata);
-    return { cp, entry: [stored, metadata, cp.parent_checkpoint_id ?? undefined] as [Uint8Array, Uint8Array, string | undefined] };
+    return { cp, named, entry: [stored, metadata, cp.parent_checkpoint_id ?? undefined] as [Uint8Array, Uint8Array, string | undefined] };
   }));
   const writes = await Promise.all(doc.writes.map(async (w, i) => {
-    reserved(w.checkpoint_ns, `writes[${i}].checkpoint_ns`);
-    reserved(w.task_id, `writes[${i}].task_id`);
-    const [, bytes] = await serde.dumpsTyped(await load(w.type, w.data));
+    const at = `writes[${i}]`;
+    reserved(w.checkpoint_ns, `${at}.checkpoint_ns`);
+    reserved(w.checkpoint_id, `${at}.checkpoint_id`);
+    reserved(w.task_id, `${at}.task_id`);
+    const [type, bytes] = await serde.dumpsTyped(await load(w.type, w.data));
+    // MemorySaver keeps a write's bytes without their type and reads them all as "json".
+    if (type !== "json") throw memoryRefusal(at, `holds a value the serializer stores as "${type}", not "json"`);
     return { w, entry: [w.task_id, w.channel, bytes, w.task_path] as [string, string, Uint8Array, string] };
   }));
 
+  // Values live inside the checkpoints here: a channel version is already present if a stored checkpoint names it.
+  const present = new Set<string>();
+  for (const [ns, stored] of Object.entries(saver.storage[threadId] ?? {})) {
+    for (const [entry] of Object.values(stored)) {
+      const { channel_versions: versions = {} } = (await serde.loadsTyped("json", entry)) as Partial<Checkpoint>;
+      for (const [channel, version] of Object.entries(versions)) present.add(blobKey(ns, channel, String(version)));
+    }
+  }
+
   // Nothing awaited from here on: the thread appears whole or not at all.
-  const imported = { checkpoints: 0, blobs: 0, writes: 0 };
   const namespaces = (saver.storage[threadId] ??= Object.create(null) as (typeof saver.storage)[string]);
-  for (const { cp, entry } of checkpoints) {
+  const imported = { checkpoints: 0, blobs: 0, writes: 0 };
+  const added = new Set<string>();
+  for (const { cp, named, entry } of checkpoints) {
     const stored = (namespaces[cp.checkpoint_ns] ??= Object.create(null) as (typeof namespaces)[string]);
     if (stored[cp.checkpoint_id] !== undefined) continue;
     stored[cp.checkpoint_id] = entry;
     imported.checkpoints += 1;
+    for (const key of named) if (!present.has(key)) added.add(key);
   }
   for (const { w, entry } of writes) {
     const outer = (saver.writes[JSON.stringify([threadId, w.checkpoint_ns, w.checkpoint_id])] ??= Object.create(null) as (typeof saver.writes)[string]);
@@ -120,8 +152,8 @@ export async function importMemory(saver: MemorySaver, value: unknown): Promise<
     outer[inner] = entry;
     imported.writes += 1;
   }
-  // Values live inside the checkpoints here: a value is "imported" with the first checkpoint that names it.
-  imported.blobs = imported.checkpoints > 0 ? doc.blobs.length : 0;
+  // A value is imported with the first new checkpoint that names it; one that no checkpoint names has nowhere to go here.
+  imported.blobs = [...blobs.keys()].filter((key) => added.has(key)).length;
   return {
     thread_id: threadId,
     imported,
@@ -134,9 +166,28 @@ export async function importMemory(saver: MemorySaver, value: unknown): Promise<
 }
 
 function reserved(value: string, at: string): void {
-  if (RESERVED_KEYS.has(value)) {
-    throw new InvalidInputError(`importThread: ${at} is ${JSON.stringify(value)}, which the in-memory saver cannot store`);
+  if (RESERVED_KEYS.has(value)) throw memoryRefusal(at, `is ${JSON.stringify(value)}`);
+}
+
+function memoryRefusal(at: string, what: string): InvalidInputError {
+  return new InvalidInputError(`importThread: ${at} ${what}, which the in-memory saver cannot store`);
+}
+
+function blobKey(ns: string, channel: string, version: string): string {
+  return JSON.stringify([ns, channel, version]);
+}
+
+/** Code unit order, as `Array.prototype.sort` (and, for all but rare characters, Postgres's COLLATE "C"). */
+function compareText(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+function compareKeys(a: readonly string[], b: readonly string[]): number {
+  for (let i = 0; i < a.length; i += 1) {
+    const order = compareText(a[i]!, b[i]!);
+    if (order !== 0) return order;
   }
+  return 0;
 }
 
 function base64(bytes: Uint8Array | null): string | null {

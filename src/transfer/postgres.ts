@@ -47,6 +47,15 @@ export async function exportPostgres(store: Store, threadId: string, stats: Oper
     stats.rawBytes += bytes.byteLength;
     return [raw, Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("base64")];
   };
+  // Blob rows spell a numeric version as Postgres prints it; the document spells it as JavaScript does.
+  const spelled = new Map<string, string>();
+  for (const row of checkpoints) {
+    const versions = (row.checkpoint.channel_versions ?? {}) as Record<string, unknown>;
+    for (const [channel, text] of Object.entries(row.version_texts ?? {})) {
+      const version = Object.hasOwn(versions, channel) ? versions[channel] : undefined;
+      if (typeof version === "number") spelled.set(blobKey(row.checkpoint_ns, channel, text), String(version));
+    }
+  }
   const doc: ThreadExport = {
     format: EXPORT_FORMAT,
     version: EXPORT_VERSION,
@@ -65,7 +74,8 @@ export async function exportPostgres(store: Store, threadId: string, stats: Oper
   };
   for (const row of blobs) {
     const [type, data] = row.blob === null ? [row.type, null] : await inflate(row.type, row.blob);
-    doc.blobs.push({ checkpoint_ns: row.checkpoint_ns, channel: row.channel, version: row.version, type, data });
+    const version = spelled.get(blobKey(row.checkpoint_ns, row.channel, row.version)) ?? row.version;
+    doc.blobs.push({ checkpoint_ns: row.checkpoint_ns, channel: row.channel, version, type, data });
   }
   for (const row of writes) {
     const [type, data] = await inflate(row.type ?? "json", row.blob);
@@ -99,9 +109,18 @@ export async function importPostgres(store: Store, value: unknown, stats: Operat
     checkpointJson(cp.checkpoint, i),
     toStorableJson(JSON.stringify(cp.metadata)),
   ] as const);
+  const numeric = new Set<string>();
+  for (const cp of doc.checkpoints) {
+    for (const [channel, version] of Object.entries(cp.checkpoint.channel_versions ?? {})) {
+      if (typeof version === "number") numeric.add(blobKey(cp.checkpoint_ns, channel, String(version)));
+    }
+  }
   const blobs = await Promise.all(doc.blobs.map(async (b) => {
     const stored = b.data === null ? null : await storedValue(store, b.type, b.data, stats);
-    return { ns: b.checkpoint_ns, channel: b.channel, version: b.version, type: stored?.[0] ?? b.type, bytes: stored?.[1] ?? null };
+    return {
+      ns: b.checkpoint_ns, channel: b.channel, version: b.version, numeric: numeric.has(blobKey(b.checkpoint_ns, b.channel, b.version)),
+      type: stored?.[0] ?? b.type, bytes: stored?.[1] ?? null,
+    };
   }));
   const writes = await Promise.all(doc.writes.map(async (w) => {
     const [type, bytes] = await storedValue(store, w.type, w.data, stats);
@@ -119,8 +138,8 @@ export async function importPostgres(store: Store, value: unknown, stats: Operat
     for (const part of chunks(blobs, (b) => b.bytes?.byteLength ?? 0)) {
       const packed = packBlobs(part.map((b) => b.bytes));
       blobsIn += await count(sql.importBlobs, [
-        threadId, part.map((b) => b.ns), part.map((b) => b.channel), part.map((b) => b.version), part.map((b) => b.type),
-        packed.offsets, packed.lengths, packed.data,
+        threadId, part.map((b) => b.ns), part.map((b) => b.channel), part.map((b) => b.version), part.map((b) => b.numeric),
+        part.map((b) => b.type), packed.offsets, packed.lengths, packed.data,
       ]);
     }
     let writesIn = 0;
@@ -166,7 +185,16 @@ function checkpointJson(checkpoint: Record<string, unknown>, index: number): str
   if (hasEscapedNul(json)) {
     throw new InvalidInputError(`importThread: checkpoints[${index}].checkpoint contains a NUL character, which Postgres JSONB cannot store`);
   }
+  // JSON.stringify escapes exactly the unpaired surrogates; JSONB refuses them mid-transaction, without saying where.
+  if (/(?<!\\)(?:\\\\)*\\ud[89a-f][0-9a-f]{2}/i.test(json)) {
+    throw new InvalidInputError(`importThread: checkpoints[${index}].checkpoint contains an unpaired UTF-16 surrogate, which Postgres JSONB cannot store`);
+  }
   return json;
+}
+
+/** Identifies a channel version within a thread. */
+function blobKey(ns: string, channel: string, version: string): string {
+  return JSON.stringify([ns, channel, version]);
 }
 
 /** `items` split so that no part's `size` sum passes CHUNK_BYTES (a part holds at least one item). */

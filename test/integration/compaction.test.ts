@@ -455,6 +455,17 @@ describe("corrupt compressed rows", () => {
     expect((error as Error).message).toMatch(/json\+gzip blob is corrupt/);
     await expectStillWorking(env.saver);
   });
+
+  it("a NULL json blob (the official schema allows NULL) fails with SerializationError, not the serializer's own error", async () => {
+    const thread = threadId("null-blob");
+    const cp = checkpointWith({ a: 1 });
+    const config = await env.saver.put({ configurable: { thread_id: thread } }, cp, loopMetadata, cp.channel_versions);
+    await env.pool.query(`UPDATE checkpoint_blobs SET blob = NULL WHERE thread_id = $1`, [thread]);
+    const error = await rejection(env.saver.getTuple(config));
+    expect(error).toBeInstanceOf(SerializationError);
+    expect((error as Error).message).toMatch(/a stored json blob could not be deserialized \(SyntaxError\)/);
+    await expectStillWorking(env.saver);
+  });
 });
 
 describe("blobs over maxPayloadBytes are refused on write, with nothing written", () => {

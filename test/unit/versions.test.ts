@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { InvalidInputError } from "../../src/errors.js";
+import { MemoryCheckpointer } from "../../src/memory.js";
 import { nextChannelVersion } from "../../src/versions.js";
 
 describe("nextChannelVersion", () => {
@@ -39,5 +40,16 @@ describe("nextChannelVersion", () => {
   it("refuses a version it cannot continue", () => {
     expect(() => nextChannelVersion("v2")).toThrow(InvalidInputError);
     expect(() => nextChannelVersion(Number.NaN)).toThrow(/cannot continue/);
+  });
+});
+
+describe("MemoryCheckpointer.getNextVersion", () => {
+  it("continues LangGraph's integers as MemorySaver does, and the Python saver's strings (a thread imported from it resumes)", () => {
+    const memory = new MemoryCheckpointer(undefined, undefined, { metrics: false });
+    expect(memory.getNextVersion(undefined)).toBe(1);
+    expect(memory.getNextVersion(41)).toBe(42);
+    expect(memory.getNextVersion("00000000000000000000000000000041.0.5413" as unknown as number)).toMatch(
+      /^00000000000000000000000000000042\.0\.\d{9}$/,
+    );
   });
 });
