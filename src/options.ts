@@ -7,7 +7,7 @@ import {
   resolvePayloadOptions,
 } from "./compaction.js";
 import { InvalidOptionsError } from "./errors.js";
-import { type ResolvedRetention, type RetentionOptions, resolveRetention } from "./retention/options.js";
+import { RETENTION_DEFAULTS, type ResolvedRetention, type RetentionOptions, resolveRetention } from "./retention/options.js";
 import {
   OBSERVABILITY_DEFAULTS,
   type ObservabilityOptions,
@@ -207,6 +207,7 @@ export const DEFAULTS = {
   ...OBSERVABILITY_DEFAULTS,
   compaction: COMPACTION_DEFAULTS,
   maxPayloadBytes: DEFAULT_MAX_PAYLOAD_BYTES,
+  retention: RETENTION_DEFAULTS,
 } as const;
 
 export interface ResolvedOptions extends ResolvedObservability {

@@ -6,6 +6,7 @@ import type { Executor } from "./executor.js";
 import type { OperationStats } from "./observe/instrument.js";
 import type { ResolvedOptions } from "./options.js";
 import type { PgPoolClient } from "./pool.js";
+import { buildInspectStatements } from "./sql/inspect.js";
 import { buildRetentionStatements } from "./sql/retention.js";
 import { buildTransferStatements } from "./sql/transfer.js";
 import { buildStatements, tableNames } from "./sql/index.js";
@@ -33,6 +34,7 @@ export class Store {
       checkpoints: buildStatements(this.tables),
       retention: buildRetentionStatements(this.tables),
       transfer: buildTransferStatements(this.tables),
+      inspect: buildInspectStatements(this.tables),
     };
     this.encoder = new Encoder(serde, {
       strict,

@@ -103,7 +103,7 @@ export class Instrumentation {
       this.safely(() => this.record(label, stats, seconds, failure));
       if (span !== undefined) this.safely(() => finishSpan(span, target, stats, failure, this.settings.backend));
       const { slowOperationMs } = this.settings;
-      if (slowOperationMs !== false && seconds * 1000 >= slowOperationMs) {
+      if (slowOperationMs !== false && seconds * 1000 >= slowOperationMs && !MAINTENANCE.has(operation)) {
         this.safely(() => this.logSlow(operation, label, target, stats, seconds));
       }
     }
@@ -194,6 +194,13 @@ function finishSpan(
   }
   span.end();
 }
+
+/**
+ * Operations that take seconds by nature (they walk whole threads or
+ * tables): timed like the rest, but a slow one is not news, so it is not
+ * logged or counted as slow. Their own results say what they did.
+ */
+const MAINTENANCE = new Set(["prune", "exportThread", "importThread"]);
 
 /** The `code` label: the SQLSTATE for database errors, else our error code, else the error's class. */
 export function errorCode(error: unknown): string {

@@ -22,13 +22,19 @@ export interface PruneOptions {
   /** Count what would be deleted, delete nothing. @default false */
   dryRun?: boolean;
   /**
-   * Most checkpoints deleted by one statement (with their writes), and most
-   * channel values. Each batch is its own short transaction, so a prune of a
-   * huge table never holds locks for long and graphs keep writing meanwhile.
+   * Most checkpoints deleted by one statement, with their pending writes
+   * (small expired threads share statements up to this many checkpoints,
+   * and take their channel values along); channel values no longer named
+   * go at most this many per statement. Each batch is its own short
+   * transaction, so a prune of a huge table never holds locks for long and
+   * graphs keep writing meanwhile.
    * @default 500
    */
   batchSize?: number;
-  /** Told after each thread is done, e.g. to draw a progress bar. */
+  /**
+   * Told as threads are done, e.g. to draw a progress bar (expired threads
+   * deleted by one statement are told at once).
+   */
   onProgress?: (progress: PruneProgress) => void;
 }
 
@@ -81,9 +87,12 @@ const MIN_EVERY_MS = 1_000;
 /** setTimeout fires at once for delays beyond 2^31 - 1 ms. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
+/** Retention's settings when it is on (it is off unless `retention` is given). */
 export const RETENTION_DEFAULTS = {
+  keepLast: undefined,
+  olderThan: undefined,
   /** Old rows do no harm for an hour; pruning more often only costs scans. */
-  everyMs: 3_600_000,
+  every: "1h",
 } as const;
 
 export interface ResolvedPrune {
@@ -145,10 +154,13 @@ export interface ResolvedRetention {
 /** The `retention` option: off when absent or `false`; otherwise checked like `prune()`'s options. */
 export function resolveRetention(option: RetentionOptions | false | undefined): ResolvedRetention | false {
   if (option === undefined || option === false) return false;
+  if (typeof option !== "object" || option === null || Array.isArray(option)) {
+    throw new InvalidOptionsError(`retention must be an object such as { keepLast: 20, olderThan: "30d" } or false, got ${describe(option)}`);
+  }
   const o = definedOnly(option);
   try {
     resolvePrune({ keepLast: o.keepLast, olderThan: o.olderThan }, "retention");
-    const everyMs = Math.round(o.every === undefined ? RETENTION_DEFAULTS.everyMs : parseDuration(o.every, "retention: every"));
+    const everyMs = Math.round(parseDuration(o.every ?? RETENTION_DEFAULTS.every, "retention: every"));
     if (everyMs < MIN_EVERY_MS || everyMs > MAX_TIMER_MS) {
       throw new InvalidInputError(`retention: every must be between 1s and 24d (a Node timer's range), got ${JSON.stringify(o.every)}`);
     }

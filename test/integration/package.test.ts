@@ -72,3 +72,13 @@ export const code: string = error.code + String(saver);
     throw new Error(`tsc failed:\n${e.stdout}${e.stderr}`);
   });
 });
+
+it("installs the langgraph-checkpoint-pg command: npx runs it, --help and a command against the database", async () => {
+  // npm_config_yes=false: npx may only run what the project installed, never fetch a package.
+  const env = { ...process.env, npm_config_yes: "false", LANGGRAPH_CHECKPOINT_URL: db.url() };
+  const npx = (...args: string[]) => run("npx", ["langgraph-checkpoint-pg", ...args], { cwd: project, env });
+  const help = await npx("--help");
+  expect(help.stdout).toContain("Usage: langgraph-checkpoint-pg <command> [options]");
+  const setup = await npx("setup", "--schema", "consumer_cli", "--json");
+  expect(JSON.parse(setup.stdout)).toMatchObject({ schema: "consumer_cli", version: expect.any(Number) });
+});

@@ -92,7 +92,8 @@ export function toolGraph(checkpointer: BaseCheckpointSaver, log: Log, rounds = 
 }
 
 export const toolGraphStart = () => ({ messages: [new HumanMessage({ id: "human-1", content: "compute" })] });
-export const approve = (answer = "yes") => new Command({ resume: answer });
+/** The answer to an `interrupt()`; typed to fit any of these graphs' `invoke`. */
+export const approve = (answer = "yes") => new Command<string, Record<string, never>, never>({ resume: answer });
 
 // ---------------------------------------------------------------------------
 // Messages in a DeltaChannel: values are rebuilt from stored writes.

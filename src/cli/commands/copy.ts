@@ -1,0 +1,86 @@
+import { ThreadNotFoundError } from "../../errors.js";
+import { allThreadIds, countThreads, missingThreads } from "../../inspect/threads.js";
+import { redactConnectionString } from "../../redact.js";
+import type { ThreadExport } from "../../transfer/document.js";
+import { UsageError } from "../args.js";
+import type { Command } from "../command.js";
+import { checkUrl, connect, withConnection } from "../connect.js";
+import { json, plural, table } from "../format.js";
+
+/** `copy --to <url>`: threads into another database or schema, e.g. off the official saver's. */
+export const copy: Command = {
+  name: "copy",
+  usage: "--to URL [--to-schema NAME] [--thread ID ...]",
+  summary: "copy threads to another database or schema",
+  details: `Copies threads (all of them by default, a page at a time; or each --thread) from the
+database given by --url/--schema to the one given by --to/--to-schema: runs setup on the
+target, then exports each thread from the source and imports it into the target, each thread
+in one transaction. Rows already in the target are kept, so running it again copies only what
+is new. The source is only read and never migrated, so it may be a database the official
+@langchain/langgraph-checkpoint-postgres saver created. A progress bar on stderr when it is a
+terminal. A --thread the source does not have is an error (exit code 2), before anything is
+written.`,
+  options: {
+    to: { type: "string", value: "URL", help: "connection string of the target database (required)" },
+    "to-schema": { type: "string", value: "NAME", help: "schema in the target (default: the source's schema)" },
+    thread: { type: "string", multiple: true, value: "ID", help: "only this thread (repeat for more); default: every thread" },
+  },
+  positionals: { min: 0, max: 0 },
+  async run(context) {
+    const to = context.string("to");
+    if (to === undefined || to.trim() === "") throw new UsageError("copy needs --to URL, the target database");
+    const target = { url: checkUrl(to, "--to"), schema: context.string("to-schema") ?? context.schema };
+    const only = [...new Set(context.strings("thread"))];
+    if (only.some((id) => id.length === 0)) throw new UsageError("--thread needs a thread id");
+
+    const copied = await withConnection(context, async (source) => {
+      const [missing] = await missingThreads(source.store, only);
+      if (missing !== undefined) throw new ThreadNotFoundError("copy", missing);
+      const destination = await connect(context.io, target);
+      const progress = context.progress("copy", "threads");
+      try {
+        await destination.saver.setup();
+        const total = only.length > 0 ? only.length : await countThreads(source.store);
+        progress.update(0, total);
+        const rows: Array<{ thread_id: string; copied: Counts; skipped: Counts }> = [];
+        for await (const threadId of only.length > 0 ? only : allThreadIds(source.store)) {
+          let doc: ThreadExport;
+          try {
+            doc = await source.saver.exportThread(threadId);
+          } catch (error) {
+            // Deleted since the scan listed it (e.g. by retention): nothing left to copy.
+            if (error instanceof ThreadNotFoundError && only.length === 0) continue;
+            throw error;
+          }
+          const result = await destination.saver.importThread(doc);
+          rows.push({ thread_id: threadId, copied: result.imported, skipped: result.skipped });
+          progress.update(rows.length, Math.max(total, rows.length));
+        }
+        return rows;
+      } finally {
+        progress.finish();
+        await destination.saver.end();
+      }
+    });
+
+    const where = `${redactConnectionString(target.url)} (schema ${JSON.stringify(target.schema)})`;
+    if (context.json) {
+      await context.out(json({ target: redactConnectionString(target.url), target_schema: target.schema, threads: copied }));
+      return 0;
+    }
+    if (copied.length > 0) {
+      await context.out(table(
+        ["THREAD", "CHECKPOINTS>", "VALUES>", "WRITES>", "ALREADY THERE>"],
+        copied.map((t) => [t.thread_id, t.copied.checkpoints, t.copied.blobs, t.copied.writes, t.skipped.checkpoints + t.skipped.blobs + t.skipped.writes]),
+      ));
+    }
+    await context.out(`copied ${plural(copied.length, "thread")} to ${where}\n`);
+    return 0;
+  },
+};
+
+interface Counts {
+  checkpoints: number;
+  blobs: number;
+  writes: number;
+}

@@ -1,0 +1,52 @@
+import { THREAD_STATUSES, listThreads } from "../../inspect/threads.js";
+import { oneOf, positiveInteger } from "../args.js";
+import type { Command } from "../command.js";
+import { withConnection } from "../connect.js";
+import { bytes, json, namespace, plural, table } from "../format.js";
+
+const DEFAULT_LIMIT = 50;
+
+/** `threads`: which threads exist, newest first, and which are stuck. */
+export const threads: Command = {
+  name: "threads",
+  usage: "[--status idle|interrupted|failed] [--limit N]",
+  summary: "list threads, newest first, with status, checkpoints and size",
+  details: `Lists threads newest first (by their newest checkpoint). For each: its status, how many
+checkpoints it has, its namespaces ((root) is the root graph; subgraphs have their own), when
+it was last updated (the newest checkpoint's ts) and the bytes its rows take in the three
+tables as Postgres stores them.
+
+Status is read from the thread's newest checkpoint of the root namespace (the newest of any
+namespace when it has no root one):
+  failed        it holds an __error__ write (a task raised an error)
+  interrupted   it holds an __interrupt__ write (an interrupt() waits for input)
+  idle          anything else (finished, or between runs)`,
+  options: {
+    status: { type: "string", value: "STATUS", help: "only threads with this status: idle, interrupted or failed" },
+    limit: { type: "string", value: "N", help: `at most N threads (default ${DEFAULT_LIMIT})` },
+  },
+  positionals: { min: 0, max: 0 },
+  async run(context) {
+    const status = oneOf(context.values.status, "--status", THREAD_STATUSES);
+    const limit = positiveInteger(context.values.limit, "--limit") ?? DEFAULT_LIMIT;
+    const list = await withConnection(context, ({ store }) => listThreads(store, { status, limit }));
+    if (context.json) {
+      await context.out(json({ matching: list.matching, threads: list.threads }));
+      return 0;
+    }
+    const filter = status ? ` with status ${status}` : "";
+    if (list.threads.length === 0) {
+      await context.out(`no threads${filter}\n`);
+      return 0;
+    }
+    await context.out(table(
+      ["THREAD", "STATUS", "CHECKPOINTS>", "NAMESPACES", "LAST UPDATE", "SIZE>"],
+      list.threads.map((t) => [
+        t.thread_id, t.status, t.checkpoints, t.namespaces.map(namespace).join(", "), t.last_update ?? "-", bytes(t.bytes),
+      ]),
+    ));
+    const more = list.matching > list.threads.length ? ` (showing the newest ${list.threads.length}; --limit to see more)` : "";
+    await context.out(`${plural(list.matching, "thread")}${filter}${more}\n`);
+    return 0;
+  },
+};

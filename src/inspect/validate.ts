@@ -1,0 +1,170 @@
+import { ThreadNotFoundError } from "../errors.js";
+import { OperationStats } from "../observe/instrument.js";
+import type { BlobRow, MissingBlobRow, MissingParentRow, WriteRow } from "../sql/inspect.js";
+import type { Store } from "../store.js";
+import { allThreadIds, countThreads, missingThreads } from "./threads.js";
+
+/**
+ * Integrity of stored threads, as reads depend on it:
+ * - every channel version a checkpoint names has its row in
+ *   `checkpoint_blobs` (a read silently drops a channel whose row is gone);
+ * - every parent id names a checkpoint of the same thread and namespace
+ *   (history and delta channels walk parents);
+ * - every stored value and pending write decodes: compressed ones inflate
+ *   (never beyond `maxPayloadBytes`) and every one deserializes.
+ * Each thread is read in one snapshot, so a graph writing meanwhile never
+ * shows as damage.
+ */
+export type ProblemKind = "missing_blob" | "missing_parent" | "undecodable_blob" | "undecodable_write";
+
+export interface Problem {
+  kind: ProblemKind;
+  thread_id: string;
+  checkpoint_ns: string;
+  /** The checkpoint concerned; for a value, the first checkpoint naming it (null when none does). */
+  checkpoint_id: string | null;
+  channel?: string;
+  version?: string;
+  parent_checkpoint_id?: string;
+  task_id?: string;
+  idx?: number;
+  /** What is wrong, in words. */
+  message: string;
+}
+
+export interface ValidationReport {
+  threads: number;
+  checkpoints: number;
+  /** Channel versions named by checkpoints, each looked up in checkpoint_blobs. */
+  channel_versions: number;
+  /** Stored values decoded. */
+  blobs: number;
+  /** Pending writes decoded. */
+  writes: number;
+  problems: Problem[];
+}
+
+export interface ValidateOptions {
+  /** Only these threads (each must exist). @default every thread, a page at a time */
+  threadIds?: readonly string[];
+  /** Told after each thread; `total` is known up front. */
+  onProgress?: (done: number, total: number) => void;
+}
+
+/** Values decoded per statement: bounded memory on threads of any size. */
+const VALUE_PAGE_SIZE = 200;
+
+export async function validateThreads(store: Store, options: ValidateOptions = {}): Promise<ValidationReport> {
+  const report: ValidationReport = { threads: 0, checkpoints: 0, channel_versions: 0, blobs: 0, writes: 0, problems: [] };
+  const { threadIds, onProgress } = options;
+  if (threadIds !== undefined) {
+    const [missing] = await missingThreads(store, threadIds);
+    if (missing !== undefined) throw new ThreadNotFoundError("validate", missing);
+  }
+  const total = threadIds?.length ?? (onProgress ? await countThreads(store) : 0);
+  for await (const threadId of threadIds ?? allThreadIds(store)) {
+    const found = await validateThread(store, threadId);
+    report.threads += 1;
+    report.checkpoints += found.checkpoints;
+    report.channel_versions += found.channel_versions;
+    report.blobs += found.blobs;
+    report.writes += found.writes;
+    report.problems.push(...found.problems);
+    onProgress?.(report.threads, Math.max(total, report.threads));
+  }
+  return report;
+}
+
+type ThreadReport = Omit<ValidationReport, "threads">;
+
+async function validateThread(store: Store, threadId: string): Promise<ThreadReport> {
+  const sql = store.sql.inspect;
+  // The work may be retried as a whole, so it fills a fresh report each time.
+  return store.transaction("validate", async (query) => {
+    const report: ThreadReport = { checkpoints: 0, channel_versions: 0, blobs: 0, writes: 0, problems: [] };
+    const problem = (p: Omit<Problem, "thread_id">) => report.problems.push({ thread_id: threadId, ...p });
+    const [counts] = await query<{ checkpoints: number; versions: number }>(sql.validateCounts, [threadId]);
+    report.checkpoints = counts?.checkpoints ?? 0;
+    report.channel_versions = counts?.versions ?? 0;
+
+    for (const row of await query<MissingBlobRow>(sql.missingBlobs, [threadId])) {
+      problem({
+        kind: "missing_blob",
+        checkpoint_ns: row.checkpoint_ns,
+        checkpoint_id: row.checkpoint_id,
+        channel: row.channel,
+        version: row.version,
+        message: `channel ${JSON.stringify(row.channel)} version ${row.version} is named by the checkpoint but has no row in checkpoint_blobs`,
+      });
+    }
+    for (const row of await query<MissingParentRow>(sql.missingParents, [threadId])) {
+      problem({
+        kind: "missing_parent",
+        checkpoint_ns: row.checkpoint_ns,
+        checkpoint_id: row.checkpoint_id,
+        parent_checkpoint_id: row.parent_checkpoint_id,
+        message: `parent checkpoint ${row.parent_checkpoint_id} does not exist in this thread and namespace`,
+      });
+    }
+
+    let blobKey: [string, string, string] | [null, null, null] = [null, null, null];
+    for (;;) {
+      const page: BlobRow[] = await query<BlobRow>(sql.blobPage, [threadId, ...blobKey, VALUE_PAGE_SIZE]);
+      for (const row of page) {
+        report.blobs += 1;
+        // "empty" marks a channel version without a value: there is nothing to decode.
+        if (row.type === "empty") continue;
+        const failure = await decodeFailure(store, row.type, row.blob);
+        if (failure === undefined) continue;
+        const [users] = await query<{ first_id: string | null; n: number }>(sql.blobUsers, [threadId, row.checkpoint_ns, row.channel, row.version]);
+        const named = users?.first_id ? `first named by checkpoint ${users.first_id}` : "named by no checkpoint";
+        problem({
+          kind: "undecodable_blob",
+          checkpoint_ns: row.checkpoint_ns,
+          checkpoint_id: users?.first_id ?? null,
+          channel: row.channel,
+          version: row.version,
+          message: `the stored value of channel ${JSON.stringify(row.channel)} version ${row.version} (type ${row.type}, ${named}) does not decode: ${failure}`,
+        });
+      }
+      const last = page.at(-1);
+      if (last === undefined || page.length < VALUE_PAGE_SIZE) break;
+      blobKey = [last.checkpoint_ns, last.channel, last.version];
+    }
+
+    let writeKey: [string, string, string, number] | [null, null, null, null] = [null, null, null, null];
+    for (;;) {
+      const page: WriteRow[] = await query<WriteRow>(sql.writePage, [threadId, ...writeKey, VALUE_PAGE_SIZE]);
+      for (const row of page) {
+        report.writes += 1;
+        const type = row.type ?? "json";
+        const failure = await decodeFailure(store, type, row.blob);
+        if (failure === undefined) continue;
+        problem({
+          kind: "undecodable_write",
+          checkpoint_ns: row.checkpoint_ns,
+          checkpoint_id: row.checkpoint_id,
+          channel: row.channel,
+          task_id: row.task_id,
+          idx: row.idx,
+          message: `the pending write of task ${row.task_id} to channel ${JSON.stringify(row.channel)} (idx ${row.idx}, type ${type}) does not decode: ${failure}`,
+        });
+      }
+      const last = page.at(-1);
+      if (last === undefined || page.length < VALUE_PAGE_SIZE) break;
+      writeKey = [last.checkpoint_ns, last.checkpoint_id, last.task_id, last.idx];
+    }
+    return report;
+  }, { readOnly: true });
+}
+
+/** Why a stored value does not decode, or undefined when it does. */
+async function decodeFailure(store: Store, type: string, blob: Uint8Array | null): Promise<string | undefined> {
+  try {
+    // A loader per value: a loader refuses everything after its first failure.
+    await store.loader(new OperationStats())(type, blob);
+    return undefined;
+  } catch (error) {
+    return error instanceof Error ? error.message : String(error);
+  }
+}
