@@ -14,7 +14,8 @@ export interface PruneOptions {
   /**
    * Delete whole threads whose newest checkpoint is older than this: a TTL
    * for abandoned threads. A duration such as `"7d"`, `"12h"`, `"1h30m"`, or
-   * milliseconds.
+   * milliseconds (at least 1000: a smaller number is refused as a likely
+   * mistake for days or seconds).
    */
   olderThan?: string | number;
   /** Only these threads. @default every thread */
@@ -104,6 +105,13 @@ export interface ResolvedPrune {
   onProgress: ((progress: PruneProgress) => void) | undefined;
 }
 
+/**
+ * A number for `olderThan` is milliseconds. `olderThan: 30` meant as 30 days
+ * would delete every thread idle for 30 ms, so numbers that small are taken
+ * for the mistake they almost certainly are. A string says its unit.
+ */
+const MIN_NUMERIC_OLDER_THAN_MS = 1_000;
+
 /** `prune()`'s options, checked before anything touches the database. */
 export function resolvePrune(options: PruneOptions | undefined, operation = "prune"): ResolvedPrune {
   if (typeof options !== "object" || options === null || Array.isArray(options)) {
@@ -134,6 +142,12 @@ export function resolvePrune(options: PruneOptions | undefined, operation = "pru
   }
   if (onProgress !== undefined && typeof onProgress !== "function") {
     throw new InvalidInputError(`${operation}: onProgress must be a function, got ${describe(onProgress)}`);
+  }
+  if (typeof olderThan === "number" && olderThan > 0 && olderThan < MIN_NUMERIC_OLDER_THAN_MS) {
+    throw new InvalidInputError(
+      `${operation}: olderThan ${olderThan} is milliseconds and would delete nearly every thread; ` +
+        `write a duration with its unit, such as "30d" (a number must be at least ${MIN_NUMERIC_OLDER_THAN_MS})`,
+    );
   }
   return {
     keepLast,

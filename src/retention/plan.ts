@@ -12,6 +12,8 @@
  * their writes. Those ancestors are then kept checkpoints too, and their own
  * replayed channels are followed in turn, so every checkpoint that survives
  * can still be read whole (a `list()` shows it, a graph can be forked from it).
+ * Likewise a checkpoint from before format v4 finds its pending sends in its
+ * parent's writes, so that parent is kept with it.
  */
 export interface CheckpointNode {
   id: string;
@@ -20,12 +22,17 @@ export interface CheckpointNode {
   replays: readonly string[];
   /** Channels with a full stored value here: a delta channel's walk stops at this checkpoint. */
   seeds: readonly string[];
+  /**
+   * Its pending sends are its parent's writes (a checkpoint before format v4
+   * whose parent has some): reading it needs the parent. @default false
+   */
+  sendsOnParent?: boolean;
 }
 
 export interface PrunePlan {
   /** Ids to delete, oldest first (so an interrupted prune leaves the newest history). */
   doomed: string[];
-  /** Kept checkpoints whose parent is deleted: their parent link is cleared, as their history now starts there. */
+  /** Kept checkpoints whose parent is deleted, newest first: their parent link is cleared, as their history now starts there. */
   orphaned: string[];
 }
 
@@ -43,12 +50,15 @@ export function planPrune(nodes: readonly CheckpointNode[], keepLast: number): P
   const walked = new Map<string, Set<string>>();
   const pending: Array<[node: CheckpointNode, channels: string[]]> = [];
 
-  const keep = (node: CheckpointNode): void => {
-    if (kept.has(node.id)) return;
-    kept.add(node.id);
-    const own = new Set(node.seeds);
-    const replays = node.replays.filter((channel) => !own.has(channel));
-    if (replays.length > 0) pending.push([node, replays]);
+  const keep = (first: CheckpointNode): void => {
+    // A loop, not recursion: a chain of pre-v4 checkpoints can be as long as the thread.
+    for (let node: CheckpointNode | undefined = first; node !== undefined && !kept.has(node.id);) {
+      kept.add(node.id);
+      const own = new Set(node.seeds);
+      const replays = node.replays.filter((channel) => !own.has(channel));
+      if (replays.length > 0) pending.push([node, replays]);
+      node = node.sendsOnParent && node.parentId !== null ? byId.get(node.parentId) : undefined;
+    }
   };
 
   for (const id of newestFirst.slice(0, keepLast)) keep(byId.get(id)!);
@@ -73,9 +83,8 @@ export function planPrune(nodes: readonly CheckpointNode[], keepLast: number): P
 
   const doomed = newestFirst.filter((id) => !kept.has(id)).reverse();
   const doomedSet = new Set(doomed);
-  const orphaned = [...kept].filter((id) => {
-    const parentId = byId.get(id)!.parentId;
-    return parentId !== null && doomedSet.has(parentId);
-  });
+  const orphaned = nodes
+    .filter((node) => kept.has(node.id) && node.parentId !== null && doomedSet.has(node.parentId))
+    .map((node) => node.id);
   return { doomed, orphaned };
 }

@@ -1,4 +1,4 @@
-import type { Checkpoint, CheckpointMetadata, MemorySaver } from "@langchain/langgraph-checkpoint";
+import { type Checkpoint, type CheckpointMetadata, type MemorySaver, TASKS } from "@langchain/langgraph-checkpoint";
 import type { PruneResult, ResolvedPrune } from "./options.js";
 import { type CheckpointNode, planPrune } from "./plan.js";
 
@@ -6,7 +6,8 @@ import { type CheckpointNode, planPrune } from "./plan.js";
  * `prune()` for LangGraph's `MemorySaver` storage, with the same rules as on
  * Postgres (`planPrune`). Values live inside each stored checkpoint there,
  * so `blobs` is always 0. A thread's deletions happen at once, after its
- * plan is made, so a graph never sees half of one.
+ * plan is made, so a graph never sees half of one; an expired thread that
+ * got a new checkpoint meanwhile is left alone.
  */
 export async function pruneMemory(saver: MemorySaver, options: ResolvedPrune): Promise<PruneResult> {
   const result: PruneResult = { dryRun: options.dryRun, threads: 0, threadsDeleted: 0, checkpoints: 0, writes: 0, blobs: 0 };
@@ -18,14 +19,16 @@ export async function pruneMemory(saver: MemorySaver, options: ResolvedPrune): P
     const plans = new Map<string, { doomed: string[]; orphaned: string[] }>();
     let newest: { id: string; ts: unknown } | undefined;
     for (const [ns, checkpoints] of Object.entries(namespaces)) {
-      const nodes = await skeleton(saver, checkpoints);
+      const nodes = await skeleton(saver, threadId, ns, checkpoints);
       const latest = nodes[0];
       if (latest !== undefined && (newest === undefined || latest.id > newest.id)) newest = { id: latest.id, ts: latest.ts };
       if (options.keepLast !== undefined && nodes.length > options.keepLast) plans.set(ns, planPrune(nodes, options.keepLast));
     }
     const time = typeof newest?.ts === "string" ? Date.parse(newest.ts) : Number.NaN;
     if (cutoff !== undefined && Number.isFinite(time) && time < cutoff) {
-      removeThread(saver, threadId, options.dryRun, result);
+      // A graph may have written to it while the plan was made (the awaits
+      // above): then it was resumed, and is left alone, as on Postgres.
+      if (newestId(saver, threadId) === newest!.id) removeThread(saver, threadId, options.dryRun, result);
     } else {
       for (const [ns, { doomed, orphaned }] of plans) remove(saver, threadId, ns, doomed, orphaned, options.dryRun, result);
     }
@@ -37,7 +40,16 @@ export async function pruneMemory(saver: MemorySaver, options: ResolvedPrune): P
 
 type Stored = MemorySaver["storage"][string][string];
 
-async function skeleton(saver: MemorySaver, checkpoints: Stored): Promise<Array<CheckpointNode & { ts: unknown }>> {
+/** The thread's newest checkpoint id now, in any namespace (as MemorySaver orders ids). */
+function newestId(saver: MemorySaver, threadId: string): string | undefined {
+  let newest: string | undefined;
+  for (const checkpoints of Object.values(saver.storage[threadId] ?? {})) {
+    for (const id of Object.keys(checkpoints)) if (newest === undefined || id > newest) newest = id;
+  }
+  return newest;
+}
+
+async function skeleton(saver: MemorySaver, threadId: string, ns: string, checkpoints: Stored): Promise<Array<CheckpointNode & { ts: unknown }>> {
   // MemorySaver picks the latest by sorting ids as strings; so does this.
   const ids = Object.keys(checkpoints).sort().reverse();
   return Promise.all(ids.map(async (id) => {
@@ -56,6 +68,9 @@ async function skeleton(saver: MemorySaver, checkpoints: Stored): Promise<Array<
         ? Object.keys(counters).filter((channel) => !versioned || Object.hasOwn(versions, channel))
         : [],
       seeds: Object.keys(values).filter((channel) => values[channel] !== undefined),
+      // As MemorySaver reads it: a checkpoint before format v4 takes its pending sends from its parent's writes.
+      sendsOnParent: checkpoint.v < 4 && parentId !== undefined &&
+        Object.values(saver.writes[JSON.stringify([threadId, ns, parentId])] ?? {}).some(([, channel]) => channel === TASKS),
     };
   }));
 }

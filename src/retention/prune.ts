@@ -1,11 +1,21 @@
 import type { OperationStats } from "../observe/instrument.js";
-import type { SkeletonRow, ThreadPageRow } from "../sql/retention.js";
+import type { ReferencedValuesRow, SkeletonRow, ThreadPageRow } from "../sql/retention.js";
 import type { Store } from "../store.js";
 import type { PruneCounts, PruneResult, ResolvedPrune } from "./options.js";
 import { type CheckpointNode, planPrune } from "./plan.js";
 
 /** Threads fetched per statement while scanning: a page is a few KiB and one round trip per 100 threads. */
 const THREAD_PAGE_SIZE = 100;
+
+/** Value keys fetched per statement when looking for unreferenced values: about 200 KiB a page. */
+const VALUE_PAGE_SIZE = 5_000;
+
+interface ValueKey {
+  channel: string;
+  version: string;
+}
+
+const valueKey = (channel: string, version: string) => JSON.stringify([channel, version]);
 
 /**
  * `prune()` on Postgres. Threads are visited a page at a time in id order.
@@ -49,9 +59,9 @@ class PruneRun {
       const expired = page.filter((thread) => this.isExpired(thread));
       await this.deleteWholeThreads(expired);
       for (const thread of page) {
-        if (!expired.includes(thread)) await this.keepNewest(thread);
-        this.result.threads += 1;
-        this.options.onProgress?.({ threads: this.result.threads, removed: this.counts() });
+        if (expired.includes(thread)) continue;
+        await this.keepNewest(thread);
+        this.done(1);
       }
       if (page.length < THREAD_PAGE_SIZE) return;
       cursor = page.at(-1)!.thread_id;
@@ -77,6 +87,7 @@ class PruneRun {
       const [found] = await this.query<PruneCounts>(this.sql.countThreads, [threads.map((t) => t.thread_id)]);
       this.add(found!);
       this.result.threadsDeleted += threads.length;
+      this.done(threads.length);
       return;
     }
     let group: ThreadPageRow[] = [];
@@ -89,12 +100,14 @@ class PruneRun {
       ]);
       this.add(gone!);
       this.result.threadsDeleted += gone!.threads;
+      this.done(group.length);
       group = [];
       groupSize = 0;
     };
     for (const thread of threads) {
       if (thread.checkpoints > batchSize) {
         await this.deleteLargeThread(thread);
+        this.done(1);
         continue;
       }
       if (groupSize + thread.checkpoints > batchSize) await flush();
@@ -104,19 +117,40 @@ class PruneRun {
     await flush();
   }
 
+  /**
+   * A thread too big for one statement goes in two passes, so that after
+   * every batch each remaining checkpoint still has every ancestor it
+   * needs, and a graph resumed meanwhile finds a consistent state. First,
+   * in every namespace, what `keepLast: 1` would delete (oldest first, as
+   * any prune; safe while a graph writes, so not guarded). Then the rest,
+   * newest first, each batch only while the thread is still idle: a thread
+   * resumed in between continues from the newest checkpoint left, and is
+   * left alone from then on. The root namespace goes last, so a graph
+   * resumed in between still finds its own state.
+   */
   private async deleteLargeThread(thread: ThreadPageRow): Promise<void> {
+    const rest = new Map<string, string[]>();
     for (const [ns] of thread.namespaces) {
       const nodes = await this.skeleton(thread.thread_id, ns);
-      const complete = await this.deleteCheckpoints(thread.thread_id, ns, planPrune(nodes, 0).doomed, [], thread.newest_id);
+      const { doomed, orphaned } = planPrune(nodes, 1);
+      await this.deleteCheckpoints(thread.thread_id, ns, doomed, orphaned, null);
+      await this.deleteUnreferencedBlobs(thread.thread_id, ns);
+      const gone = new Set(doomed);
+      rest.set(ns, nodes.map((node) => node.id).filter((id) => !gone.has(id)));
+    }
+    const rootLast = [...rest.keys()].sort((a, b) => Number(a === "") - Number(b === ""));
+    for (const ns of rootLast) {
+      const complete = await this.deleteCheckpoints(thread.thread_id, ns, rest.get(ns)!, [], thread.newest_id);
       await this.deleteUnreferencedBlobs(thread.thread_id, ns);
       if (!complete) return; // resumed while we were deleting: what is left stays
     }
     for (;;) {
-      const [gone] = await this.query<{ writes: number; blobs: number }>(this.sql.deleteThreadLeftovers, [
+      const [gone] = await this.query<{ empty: boolean; writes: number; blobs: number }>(this.sql.deleteThreadLeftovers, [
         thread.thread_id,
         this.options.batchSize,
       ]);
-      this.add({ checkpoints: 0, ...gone! });
+      if (!gone!.empty) return; // resumed just now: not deleted after all
+      this.add({ checkpoints: 0, writes: gone!.writes, blobs: gone!.blobs });
       if (gone!.writes < this.options.batchSize && gone!.blobs < this.options.batchSize) break;
     }
     this.result.threadsDeleted += 1;
@@ -131,8 +165,9 @@ class PruneRun {
       const { doomed, orphaned } = planPrune(await this.skeleton(thread.thread_id, ns), keepLast);
       if (doomed.length === 0) continue;
       if (dryRun) {
-        const [found] = await this.query<{ writes: number; blobs: number }>(this.sql.countDoomed, [thread.thread_id, ns, doomed]);
-        this.add({ checkpoints: doomed.length, ...found! });
+        const [found] = await this.query<{ writes: number }>(this.sql.countWrites, [thread.thread_id, ns, doomed]);
+        this.add({ checkpoints: doomed.length, writes: found!.writes, blobs: 0 });
+        await this.deleteUnreferencedBlobs(thread.thread_id, ns, doomed);
         continue;
       }
       await this.deleteCheckpoints(thread.thread_id, ns, doomed, orphaned, null);
@@ -142,24 +177,26 @@ class PruneRun {
 
   private async skeleton(threadId: string, ns: string): Promise<CheckpointNode[]> {
     const rows = await this.query<SkeletonRow>(this.sql.skeleton, [threadId, ns]);
-    return rows.map((row) => ({ id: row.id, parentId: row.parent_id, replays: row.replays, seeds: row.seeds }));
+    return rows.map((row) => ({
+      id: row.id, parentId: row.parent_id, replays: row.replays, seeds: row.seeds, sendsOnParent: row.sends_on_parent,
+    }));
   }
 
   /**
-   * `doomed` (oldest first) in batches, with their writes. With `idleSince`,
-   * stops as soon as the thread has a checkpoint newer than that; returns
-   * whether every batch went.
+   * `ids` in batches, in the order given, with their writes. With
+   * `idleSince`, stops as soon as the thread has a checkpoint newer than
+   * that; returns whether every batch went.
    */
   private async deleteCheckpoints(
     threadId: string,
     ns: string,
-    doomed: string[],
+    ids: string[],
     orphaned: string[],
     idleSince: string | null,
   ): Promise<boolean> {
     const { batchSize } = this.options;
-    for (let start = 0; start < doomed.length; start += batchSize) {
-      const batch = doomed.slice(start, start + batchSize);
+    for (let start = 0; start < ids.length; start += batchSize) {
+      const batch = ids.slice(start, start + batchSize);
       const [gone] = await this.query<{ idle: boolean; checkpoints: number; writes: number }>(this.sql.deleteCheckpoints, [
         threadId, ns, batch, orphaned, idleSince,
       ]);
@@ -169,13 +206,41 @@ class PruneRun {
     return true;
   }
 
-  private async deleteUnreferencedBlobs(threadId: string, ns: string): Promise<void> {
-    const { batchSize } = this.options;
+  /**
+   * Deletes the values of (thread, ns) that no remaining checkpoint names
+   * (in a dry run: counts those no checkpoint but `doomed` names). Pages
+   * through the values in key order, compares each page with the set of
+   * referenced values here, and deletes in batches.
+   */
+  private async deleteUnreferencedBlobs(threadId: string, ns: string, doomed: string[] = []): Promise<void> {
+    const { batchSize, dryRun } = this.options;
+    const [found] = await this.query<ReferencedValuesRow>(this.sql.referencedValues, [threadId, ns, doomed]);
+    const referenced = new Set(found!.referenced.map(([channel, version]) => valueKey(channel, version)));
+    let cursor: [string, string] | [null, null] = [null, null];
     for (;;) {
-      const [gone] = await this.query<{ blobs: number }>(this.sql.deleteUnreferencedBlobs, [threadId, ns, batchSize]);
-      this.add({ checkpoints: 0, writes: 0, blobs: gone!.blobs });
-      if (gone!.blobs < batchSize) return;
+      const page: ValueKey[] = await this.query<ValueKey>(this.sql.valuePage, [threadId, ns, ...cursor, VALUE_PAGE_SIZE]);
+      const unused = page.filter((v) => !referenced.has(valueKey(v.channel, v.version)));
+      for (let start = 0; start < unused.length; start += batchSize) {
+        const batch = unused.slice(start, start + batchSize);
+        if (dryRun) {
+          this.add({ checkpoints: 0, writes: 0, blobs: batch.length });
+          continue;
+        }
+        const [gone] = await this.query<{ blobs: number }>(this.sql.deleteValues, [
+          threadId, ns, batch.map((v) => v.channel), batch.map((v) => v.version), found!.newest_id,
+        ]);
+        this.add({ checkpoints: 0, writes: 0, blobs: gone!.blobs });
+      }
+      if (page.length < VALUE_PAGE_SIZE) return;
+      const last: ValueKey = page.at(-1)!;
+      cursor = [last.channel, last.version];
     }
+  }
+
+  /** `count` more threads looked at, told to `onProgress` with what is removed so far. */
+  private done(count: number): void {
+    this.result.threads += count;
+    this.options.onProgress?.({ threads: this.result.threads, removed: this.counts() });
   }
 
   private add(counts: PruneCounts): void {

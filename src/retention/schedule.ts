@@ -1,5 +1,6 @@
 import { formatDuration } from "../duration.js";
 import { CheckpointerClosedError } from "../errors.js";
+import { errorCode } from "../observe/instrument.js";
 import type { Logger } from "../observe/options.js";
 import type { PruneOptions, PruneResult, ResolvedRetention } from "./options.js";
 
@@ -56,7 +57,8 @@ export class RetentionSchedule {
       this.onRun(false);
       this.log("warn", `retention: prune failed; retrying in ${formatDuration(this.settings.everyMs)}`, {
         error: error instanceof Error ? error.message : String(error),
-        code: (error as { code?: unknown })?.code,
+        // As the errors metric labels it: the SQLSTATE ("42P01") says more than "DATABASE".
+        code: errorCode(error),
       });
     }
   }

@@ -1,5 +1,8 @@
 import type { Tables } from "./tables.js";
 
+/** LangGraph's TASKS channel: where checkpoints before format v4 kept their pending sends. */
+const TASKS_CHANNEL = "__pregel_tasks";
+
 /**
  * The statements of `prune()`. Each is one short transaction on its own
  * (PgBouncer-safe: no session state), and each deletes at most one batch,
@@ -9,16 +12,10 @@ import type { Tables } from "./tables.js";
  * in `checkpoint -> 'channel_versions'`, and unchanged channels keep naming
  * the version an older checkpoint stored. So values are never deleted with a
  * checkpoint, only afterwards, when no remaining checkpoint of the thread
- * namespace names them (`deleteUnreferencedBlobs`), which also keeps every
- * value a graph writing at the same time can still reach.
+ * namespace names them (`referencedValues`, `valuePage`, `deleteValues`),
+ * which also keeps every value a graph writing at the same time can reach.
  */
 export function buildRetentionStatements(t: Tables) {
-  /** `checkpoint_id` and `(channel, version)` of every value a checkpoint of ($1, $2) names. */
-  const referenced = `
-  SELECT DISTINCT v.key AS channel, v.value AS version
-  FROM ${t.checkpoints} c CROSS JOIN LATERAL jsonb_each_text(c.checkpoint -> 'channel_versions') v
-  WHERE c.thread_id = $1 AND c.checkpoint_ns = $2`;
-
   return {
     /**
      * A page of threads in id order, with checkpoints per namespace and the
@@ -51,14 +48,17 @@ LIMIT $3`,
      * in the metadata's `counters_since_delta_snapshot`, so a channel listed
      * there is replayed at that checkpoint. A channel without a version was
      * never written, and is skipped when the metadata says so
-     * (`delta_writes_versioned`), exactly as LangGraph does on read.
+     * (`delta_writes_versioned`), exactly as LangGraph does on read. A
+     * checkpoint before format v4 reads its pending sends from its parent's
+     * writes (as `getTuple` does), so it needs a parent that has some.
      */
     skeleton: `
 WITH c AS (
   SELECT checkpoint_id, parent_checkpoint_id, checkpoint -> 'channel_versions' AS versions,
          CASE WHEN jsonb_typeof(metadata -> 'counters_since_delta_snapshot') = 'object'
               THEN metadata -> 'counters_since_delta_snapshot' ELSE '{}'::jsonb END AS counters,
-         (metadata ->> 'delta_writes_versioned') IS NOT DISTINCT FROM 'true' AS versioned
+         (metadata ->> 'delta_writes_versioned') IS NOT DISTINCT FROM 'true' AS versioned,
+         CASE WHEN jsonb_typeof(checkpoint -> 'v') = 'number' THEN (checkpoint ->> 'v')::numeric < 4 ELSE false END AS legacy
   FROM ${t.checkpoints}
   WHERE thread_id = $1 AND checkpoint_ns = $2
 ), delta AS (
@@ -70,7 +70,10 @@ SELECT c.checkpoint_id AS id, c.parent_checkpoint_id AS parent_id,
        ARRAY(SELECT d.channel FROM delta d
              WHERE EXISTS (SELECT 1 FROM ${t.blobs} b
                            WHERE b.thread_id = $1 AND b.checkpoint_ns = $2 AND b.channel = d.channel
-                             AND b.version = c.versions ->> d.channel AND b.type <> 'empty')) AS seeds
+                             AND b.version = c.versions ->> d.channel AND b.type <> 'empty')) AS seeds,
+       c.legacy AND EXISTS (SELECT 1 FROM ${t.writes} w
+                            WHERE w.thread_id = $1 AND w.checkpoint_ns = $2
+                              AND w.checkpoint_id = c.parent_checkpoint_id AND w.channel = '${TASKS_CHANNEL}') AS sends_on_parent
 FROM c
 ORDER BY c.checkpoint_id DESC`,
 
@@ -102,37 +105,50 @@ WITH still_idle AS (
 SELECT (SELECT ok FROM still_idle) AS idle, (SELECT count(*) FROM gone)::int AS checkpoints,
        (SELECT count(*) FROM gone_writes)::int AS writes, (SELECT count(*) FROM relinked)::int AS relinked`,
 
-    /** Deletes up to $3 values of ($1, $2) that no remaining checkpoint names. */
-    deleteUnreferencedBlobs: `
-WITH referenced AS (${referenced}
-), unused AS (
-  SELECT b.channel, b.version FROM ${t.blobs} b
-  WHERE b.thread_id = $1 AND b.checkpoint_ns = $2
-    AND NOT EXISTS (SELECT 1 FROM referenced r WHERE r.channel = b.channel AND r.version = b.version)
-  LIMIT $3
-), gone AS (
-  DELETE FROM ${t.blobs} b USING unused u
-  WHERE b.thread_id = $1 AND b.checkpoint_ns = $2 AND b.channel = u.channel AND b.version = u.version
+    /**
+     * The values the checkpoints of ($1, $2) name, except checkpoints $3
+     * (for a dry run: those it would delete), and the newest checkpoint id
+     * among them: what `deleteValues` re-checks against. The comparison is
+     * done by the caller, not by a join here: with statistics from when a
+     * thread was small, Postgres picks a nested-loop anti join that takes
+     * seconds per batch on a big thread.
+     */
+    referencedValues: `
+SELECT (SELECT max(checkpoint_id) FROM ${t.checkpoints} WHERE thread_id = $1 AND checkpoint_ns = $2) AS newest_id,
+       (SELECT coalesce(json_agg(json_build_array(r.channel, r.version)), '[]') FROM (
+          SELECT DISTINCT v.key AS channel, v.value AS version
+          FROM ${t.checkpoints} c CROSS JOIN LATERAL jsonb_each_text(c.checkpoint -> 'channel_versions') v
+          WHERE c.thread_id = $1 AND c.checkpoint_ns = $2 AND c.checkpoint_id NOT IN (SELECT unnest($3::text[]))
+        ) r) AS referenced`,
+
+    /** A page of the values of ($1, $2) in key order after ($3, $4) (NULL: from the start), $5 at most. */
+    valuePage: `
+SELECT channel, version FROM ${t.blobs}
+WHERE thread_id = $1 AND checkpoint_ns = $2 AND ($3::text IS NULL OR (channel, version) > ($3, $4::text))
+ORDER BY channel, version
+LIMIT $5`,
+
+    /**
+     * Deletes values ($3 channels, $4 versions) of ($1, $2) that the caller
+     * found unreferenced, unless a checkpoint newer than $5 (written since
+     * `referencedValues` looked) names one of them.
+     */
+    deleteValues: `
+WITH gone AS (
+  DELETE FROM ${t.blobs} b USING unnest($3::text[], $4::text[]) AS k(channel, version)
+  WHERE b.thread_id = $1 AND b.checkpoint_ns = $2 AND b.channel = k.channel AND b.version = k.version
+    AND NOT EXISTS (
+      SELECT 1 FROM ${t.checkpoints} c
+      WHERE c.thread_id = $1 AND c.checkpoint_ns = $2 AND ($5::text IS NULL OR c.checkpoint_id > $5)
+        AND c.checkpoint -> 'channel_versions' ->> b.channel = b.version)
   RETURNING 1
 )
 SELECT count(*)::int AS blobs FROM gone`,
 
-    /**
-     * Dry run: the writes of checkpoints $3 of ($1, $2), and the values only
-     * those checkpoints (or none) name.
-     */
-    countDoomed: `
-WITH doomed AS (SELECT unnest($3::text[]) AS checkpoint_id),
-referenced AS (
-  SELECT DISTINCT v.key AS channel, v.value AS version
-  FROM ${t.checkpoints} c CROSS JOIN LATERAL jsonb_each_text(c.checkpoint -> 'channel_versions') v
-  WHERE c.thread_id = $1 AND c.checkpoint_ns = $2 AND c.checkpoint_id NOT IN (SELECT checkpoint_id FROM doomed)
-)
-SELECT (SELECT count(*) FROM ${t.writes} w
-        WHERE w.thread_id = $1 AND w.checkpoint_ns = $2 AND w.checkpoint_id IN (SELECT checkpoint_id FROM doomed))::int AS writes,
-       (SELECT count(*) FROM ${t.blobs} b
-        WHERE b.thread_id = $1 AND b.checkpoint_ns = $2
-          AND NOT EXISTS (SELECT 1 FROM referenced r WHERE r.channel = b.channel AND r.version = b.version))::int AS blobs`,
+    /** Dry run: the writes of checkpoints $3 of ($1, $2). */
+    countWrites: `
+SELECT count(*)::int AS writes FROM ${t.writes}
+WHERE thread_id = $1 AND checkpoint_ns = $2 AND checkpoint_id IN (SELECT unnest($3::text[]))`,
 
     /**
      * Deletes whole threads $1 (each small enough for one batch), each only
@@ -156,7 +172,8 @@ SELECT (SELECT count(*) FROM idle)::int AS threads, (SELECT count(*) FROM gone):
     /**
      * Deletes up to $2 writes and up to $2 values of thread $1, once it has no
      * checkpoint left (what a whole-thread deletion leaves after its
-     * checkpoints went batch by batch).
+     * checkpoints went batch by batch); `empty` is false when it has one
+     * again (resumed), and then nothing is deleted.
      */
     deleteThreadLeftovers: `
 WITH empty AS (
@@ -177,7 +194,8 @@ WITH empty AS (
   WHERE b.thread_id = $1 AND b.checkpoint_ns = x.checkpoint_ns AND b.channel = x.channel AND b.version = x.version
   RETURNING 1
 )
-SELECT (SELECT count(*) FROM gone_writes)::int AS writes, (SELECT count(*) FROM gone_blobs)::int AS blobs`,
+SELECT (SELECT ok FROM empty) AS empty, (SELECT count(*) FROM gone_writes)::int AS writes,
+       (SELECT count(*) FROM gone_blobs)::int AS blobs`,
 
     /** Dry run of deleting whole threads $1: their rows. */
     countThreads: `
@@ -203,4 +221,11 @@ export interface SkeletonRow {
   parent_id: string | null;
   replays: string[];
   seeds: string[];
+  sends_on_parent: boolean;
+}
+
+export interface ReferencedValuesRow {
+  newest_id: string | null;
+  /** [channel, version] pairs. */
+  referenced: Array<[string, string]>;
 }
