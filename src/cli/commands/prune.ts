@@ -31,8 +31,9 @@ terminal. A --thread with no checkpoints is not an error: nothing is removed fro
   async run(context) {
     // Every value is checked before connecting: a typo must never reach the database.
     const keepLast = positiveInteger(context.values["keep-last"], "--keep-last");
-    const olderThanRaw = context.string("older-than");
-    const olderThan = olderThanRaw === undefined ? undefined : parseDuration(olderThanRaw, "--older-than");
+    // Checked here, and handed on as written: the library refuses small bare numbers, not "500ms".
+    const olderThan = context.string("older-than");
+    if (olderThan !== undefined) parseDuration(olderThan, "--older-than");
     const batchSize = positiveInteger(context.values["batch-size"], "--batch-size");
     if (keepLast === undefined && olderThan === undefined) {
       throw new UsageError("prune needs --keep-last N, --older-than DURATION, or both");
