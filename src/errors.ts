@@ -139,6 +139,7 @@ export const SQLSTATE = {
   undefinedTable: "42P01",
   invalidSchemaName: "3F000",
   uniqueViolation: "23505",
+  undefinedColumn: "42703",
 } as const;
 
 /**

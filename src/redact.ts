@@ -5,7 +5,8 @@
  */
 export function redactConnectionString(text: string): string {
   return text
-    .replace(/(:\/\/[^:/?#@\s]*:)[^@\s]*@/g, "$1***@")
+    // Up to the LAST "@" before the path: a password may itself hold "@" or spaces.
+    .replace(/(:\/\/[^:/?#@\s]*:)[^/?#\n]*@/g, "$1***@")
     .replace(/([?&]password=)[^&#\s]*/gi, "$1***")
     .replace(/(?<![?&\w])(password\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)/gi, "$1***");
 }

@@ -51,14 +51,25 @@ export function parseCommandLine(
   /** The command's usage line, quoted when arguments are missing. */
   usage: string,
 ): { values: Values; positionals: string[] } {
-  let parsed: { values: Values; positionals: string[] };
+  let parsed: { values: Values; positionals: string[]; tokens: Array<{ kind: string; name?: string }> };
   try {
-    parsed = parseArgs({ args: [...argv], options: toConfig(options), strict: true, allowPositionals: true }) as typeof parsed;
+    parsed = parseArgs({ args: [...argv], options: toConfig(options), strict: true, allowPositionals: true, tokens: true }) as typeof parsed;
   } catch (error) {
     throw new UsageError((error as Error).message.replace(/\. To specify a positional argument.*$/s, ""));
   }
   // --help wins over everything else, so a half-typed command line still gets help.
   if (parsed.values.help) return parsed;
+  // parseArgs keeps the last of a repeated option: `copy --to A ... --to B` would
+  // silently write to B, `prune --keep-last 50 ... --keep-last 5` delete more than meant.
+  const given = new Set<string>();
+  for (const token of parsed.tokens) {
+    if (token.kind !== "option" || token.name === undefined) continue;
+    const spec = options[token.name];
+    if (spec?.type === "string" && !spec.multiple && given.has(token.name)) {
+      throw new UsageError(`--${token.name} is given more than once`);
+    }
+    given.add(token.name);
+  }
   if (parsed.positionals.length > positionals.max) {
     throw new UsageError(`unexpected argument ${JSON.stringify(parsed.positionals[positionals.max])}`);
   }

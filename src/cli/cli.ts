@@ -1,7 +1,7 @@
-import { CheckpointerDatabaseError, CheckpointerError, SQLSTATE } from "../errors.js";
-import { redactConnectionString } from "../redact.js";
+import { CheckpointerError } from "../errors.js";
 import { GLOBAL_OPTIONS, InputError, UsageError, findCommand, parseCommandLine } from "./args.js";
 import { type Command, Context, type Io, write } from "./command.js";
+import { isMissingTable } from "./connect.js";
 import { copy } from "./commands/copy.js";
 import { exportCommand } from "./commands/export.js";
 import { importCommand } from "./commands/import.js";
@@ -11,7 +11,9 @@ import { show } from "./commands/show.js";
 import { stats } from "./commands/stats.js";
 import { threads } from "./commands/threads.js";
 import { validate } from "./commands/validate.js";
+import { printable } from "./format.js";
 import { TOOL, commandHelp, mainHelp } from "./help.js";
+import { maskSecrets, passwordsIn } from "./secrets.js";
 
 export const COMMANDS: readonly Command[] = [setup, threads, show, validate, prune, exportCommand, importCommand, copy, stats];
 
@@ -20,6 +22,8 @@ export const EXIT = { ok: 0, failed: 1, usage: 2 } as const;
 
 /** Runs one command line; resolves to the process's exit code. Never throws. */
 export async function runCli(argv: readonly string[], io: Io): Promise<number> {
+  // Every connection string the tool may use, so that no message prints its password.
+  const passwords = passwordsIn([...argv, io.env.LANGGRAPH_CHECKPOINT_URL, io.env.DATABASE_URL]);
   try {
     const found = findCommand(argv);
     if (found === undefined || found.name === "help") {
@@ -38,9 +42,9 @@ export async function runCli(argv: readonly string[], io: Io): Promise<number> {
     const { values, positionals } = parseCommandLine(rest, { ...GLOBAL_OPTIONS, ...command.options }, command.positionals,
       `${TOOL} ${command.name} ${command.usage}`.trim());
     if (values.help) return await printed(io, commandHelp(command));
-    return await command.run(new Context(io, values, positionals));
+    return await command.run(new Context(io, values, positionals, passwords));
   } catch (error) {
-    return report(io, error);
+    return report(io, error, passwords);
   }
 }
 
@@ -50,10 +54,11 @@ async function printed(io: Io, text: string): Promise<number> {
 }
 
 /**
- * `error: <message>` on stderr, redacted, without a stack trace: usage and
- * input errors exit 2, everything else 1.
+ * `error: <message>` on stderr, redacted, on one line (control characters
+ * escaped), without a stack trace: usage and input errors exit 2, everything
+ * else 1.
  */
-async function report(io: Io, error: unknown): Promise<number> {
+async function report(io: Io, error: unknown, passwords: readonly string[]): Promise<number> {
   const message = error instanceof Error ? error.message : String(error);
   const known = error instanceof CheckpointerError || error instanceof InputError;
   const hint = error instanceof UsageError
@@ -61,15 +66,12 @@ async function report(io: Io, error: unknown): Promise<number> {
     : isMissingTable(error)
       ? `\nthe tables are not there: check --schema, or create them with "${TOOL} setup"`
       : "";
-  await write(io.stderr, `error: ${redactConnectionString(known ? message : `unexpected failure: ${message}`)}${hint}\n`)
+  const shown = printable(maskSecrets(known ? message : `unexpected failure: ${message}`, passwords));
+  await write(io.stderr, `error: ${shown}${hint}\n`)
     .catch(() => undefined);
   return exitCodeOf(error);
 }
 
-function isMissingTable(error: unknown): boolean {
-  return error instanceof CheckpointerDatabaseError &&
-    (error.sqlstate === SQLSTATE.undefinedTable || error.sqlstate === SQLSTATE.invalidSchemaName);
-}
 
 function exitCodeOf(error: unknown): number {
   if (error instanceof InputError) return EXIT.usage;

@@ -1,5 +1,7 @@
 import type { OptionSpecs, Values } from "./args.js";
+import { printable } from "./format.js";
 import { Progress } from "./progress.js";
+import { maskSecrets } from "./secrets.js";
 
 /** The process's streams and environment, passed in so nothing reaches for globals. */
 export interface Io {
@@ -32,7 +34,17 @@ export class Context {
     readonly io: Io,
     readonly values: Values,
     readonly positionals: string[],
+    /** Passwords of the connection strings the tool was given (see secrets.ts). */
+    readonly passwords: readonly string[] = [],
   ) {}
+
+  /**
+   * `text` fit to print: connection strings redacted, the given passwords
+   * masked, and terminal control characters escaped (see `printable`).
+   */
+  shown(text: string): string {
+    return printable(maskSecrets(text, this.passwords));
+  }
 
   get json(): boolean {
     return this.values.json === true;

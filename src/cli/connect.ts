@@ -1,10 +1,10 @@
 import { optionsFromEnv, urlFromEnv } from "../env.js";
+import { CheckpointerDatabaseError, SQLSTATE } from "../errors.js";
 import type { Logger } from "../observe/options.js";
-import { redactConnectionString } from "../redact.js";
 import type { PostgresSaver } from "../saver.js";
 import type { Store } from "../store.js";
 import { InputError } from "./args.js";
-import type { Context, Io } from "./command.js";
+import type { Context } from "./command.js";
 
 /**
  * The saver a command works through. Configured like `createCheckpointer()`
@@ -50,14 +50,14 @@ export function checkUrl(url: string, what: string): string {
 }
 
 /** Opens a saver on `target` (no query is sent yet). */
-export async function connect(io: Io, target: Target): Promise<Connection> {
-  const fromEnv = optionsFromEnv(io.env);
+export async function connect(context: Context, target: Target): Promise<Connection> {
+  const fromEnv = optionsFromEnv(context.io.env);
   // Loaded only now: `--help` and usage errors need none of LangGraph.
   const [{ PostgresSaver }, { storeOf }] = await Promise.all([import("../saver.js"), import("../store.js")]);
   const saver = PostgresSaver.fromConnString(target.url, {
     // A long scan is expected to be slow; only an explicit LANGGRAPH_CHECKPOINT_SLOW_MS asks for those logs.
     slowOperationMs: false,
-    logger: stderrLogger(io),
+    logger: stderrLogger(context),
     ...fromEnv,
     retry: { ...OPERATOR_TIMEOUTS, ...fromEnv.retry },
     schema: target.schema,
@@ -74,7 +74,7 @@ export async function withConnection<T>(
   work: (connection: Connection) => Promise<T>,
   target: Target = sourceTarget(context),
 ): Promise<T> {
-  const connection = await connect(context.io, target);
+  const connection = await connect(context, target);
   try {
     return await work(connection);
   } finally {
@@ -84,10 +84,16 @@ export async function withConnection<T>(
 }
 
 /** The library's warnings, one redacted line each on stderr. */
-function stderrLogger(io: Io): Logger {
+function stderrLogger(context: Context): Logger {
   const line = (level: string) => (message: string, fields?: Record<string, unknown>) => {
     const detail = fields && Object.keys(fields).length > 0 ? ` ${JSON.stringify(fields)}` : "";
-    io.stderr.write(`${level}: ${redactConnectionString(message + detail)}\n`);
+    context.io.stderr.write(`${level}: ${context.shown(message + detail)}\n`);
   };
   return { debug() {}, info() {}, warn: line("warning"), error: line("error") };
+}
+
+/** The tables (or the schema) are not there. */
+export function isMissingTable(error: unknown): boolean {
+  return error instanceof CheckpointerDatabaseError &&
+    (error.sqlstate === SQLSTATE.undefinedTable || error.sqlstate === SQLSTATE.invalidSchemaName);
 }

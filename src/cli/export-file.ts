@@ -1,4 +1,6 @@
-import { readFile, rename, rm, writeFile } from "node:fs/promises";
+import { constants } from "node:fs";
+import { access, open, readFile, rename, rm, stat } from "node:fs/promises";
+import { dirname } from "node:path";
 import { CheckpointerError } from "../errors.js";
 import { type ThreadExport, checkThreadExport } from "../transfer/document.js";
 import { InputError } from "./args.js";
@@ -16,7 +18,7 @@ export async function readExportFile(io: Io, file: string): Promise<ThreadExport
   const name = file === "-" ? "stdin" : file;
   let text: string;
   try {
-    text = file === "-" ? await readAll(io.stdin) : await readFile(file, "utf8");
+    text = decode(file === "-" ? await readAll(io.stdin) : await readFile(file));
   } catch (error) {
     throw new InputError(`cannot read the export file ${name}: ${(error as Error).message}`);
   }
@@ -65,10 +67,38 @@ function jsonErrorPosition(text: string, message: string): number | undefined {
 /** Characters V8 quotes before the offending token when it cuts the text. */
 const V8_CONTEXT_BEFORE = 10;
 
-async function readAll(stream: NodeJS.ReadableStream): Promise<string> {
+async function readAll(stream: NodeJS.ReadableStream): Promise<Buffer> {
   const chunks: Buffer[] = [];
   for await (const chunk of stream) chunks.push(typeof chunk === "string" ? Buffer.from(chunk) : (chunk as Buffer));
-  return Buffer.concat(chunks).toString("utf8");
+  return Buffer.concat(chunks);
+}
+
+/**
+ * The file's text. Exports are written as UTF-8, but one that passed through
+ * an editor may start with a byte order mark, and Windows PowerShell's `>`
+ * re-encodes a command's output as UTF-16: JSON.parse would call either
+ * "not valid JSON at position 0".
+ */
+function decode(bytes: Buffer): string {
+  if (bytes[0] === 0xff && bytes[1] === 0xfe) return new TextDecoder("utf-16le").decode(bytes.subarray(2));
+  if (bytes[0] === 0xfe && bytes[1] === 0xff) return new TextDecoder("utf-16be").decode(bytes.subarray(2));
+  const text = bytes.toString("utf8");
+  return text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
+}
+
+/**
+ * Refuses, before anything is read from the database, a `file` that cannot
+ * be written: its folder is missing or read-only, or it is a folder. (Reading
+ * a large thread first and failing at the end wastes the operator's time.)
+ */
+export async function checkWritable(file: string): Promise<void> {
+  try {
+    await access(dirname(file), constants.W_OK);
+  } catch (error) {
+    throw new InputError(`cannot write the export file ${file}: ${(error as Error).message}`);
+  }
+  const existing = await stat(file).catch(() => undefined);
+  if (existing?.isDirectory()) throw new InputError(`cannot write the export file ${file}: it is a directory`);
 }
 
 /**
@@ -78,7 +108,14 @@ async function readAll(stream: NodeJS.ReadableStream): Promise<string> {
 export async function writeFileAtomically(file: string, text: string): Promise<void> {
   const temporary = `${file}.${process.pid}.tmp`;
   try {
-    await writeFile(temporary, text, { flag: "wx" });
+    const handle = await open(temporary, "wx");
+    try {
+      await handle.writeFile(text);
+      // On disk before the rename: otherwise a crash soon after can leave the new name on an empty file.
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
     await rename(temporary, file);
   } catch (error) {
     await rm(temporary, { force: true });

@@ -20,9 +20,14 @@ export function table(headers: readonly string[], rows: ReadonlyArray<readonly C
   return [line(names), ...cells.map(line)].join("\n") + "\n";
 }
 
-/** `value` as pretty JSON, with a final newline. */
+/**
+ * `value` as pretty JSON, with a final newline. JSON.stringify escapes C0
+ * controls but not DEL, C1 controls (0x9b is a terminal's CSI), line
+ * separators or bidirectional overrides: those are escaped too (they occur
+ * only inside strings, so the JSON parses to the same value).
+ */
 export function json(value: unknown): string {
-  return `${JSON.stringify(value, jsonSafe, 2)}\n`;
+  return `${JSON.stringify(value, jsonSafe, 2).replace(UNESCAPED_BY_JSON, unicodeEscape)}\n`;
 }
 
 /** 1536 → "1.5 KiB". */
@@ -61,8 +66,31 @@ export function preview(value: unknown, max = 120): string {
 }
 
 function oneLine(text: string): string {
-  return text.replace(/\r?\n/g, "\\n").replace(/\t/g, " ");
+  return printable(text.replace(/\r?\n/g, "\\n").replace(/\t/g, " "));
 }
+
+/**
+ * Characters that act on a terminal rather than show on it (C0 and C1
+ * controls such as ESC and CR, DEL, line separators, bidirectional
+ * overrides) as visible escapes. Thread ids, namespaces, error messages and
+ * interrupt values are chosen by an application's users or a model: printed
+ * raw they could recolour, rewrite or clear an operator's terminal, or make
+ * one thread id look like another.
+ */
+export function printable(text: string): string {
+  return text.replace(TERMINAL_CONTROLS, (c) => {
+    const escape = CONTROL_ESCAPES[c];
+    return escape ?? unicodeEscape(c);
+  });
+}
+
+function unicodeEscape(c: string): string {
+  return `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`;
+}
+
+const TERMINAL_CONTROLS = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
+const UNESCAPED_BY_JSON = /[\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
+const CONTROL_ESCAPES: Record<string, string> = { "\n": "\\n", "\r": "\\r", "\t": "\\t" };
 
 /** BigInts as strings rather than a TypeError; Uint8Arrays as their length. */
 function jsonSafe(_key: string, value: unknown): unknown {

@@ -49,21 +49,27 @@ export interface ValidateOptions {
   threadIds?: readonly string[];
   /** Told after each thread; `total` is known up front. */
   onProgress?: (done: number, total: number) => void;
+  /** Most values fetched per statement, by count and by bytes. @default { rows: 200, bytes: 32 MiB } */
+  valuePage?: { rows: number; bytes: number };
 }
 
-/** Values decoded per statement: bounded memory on threads of any size. */
-const VALUE_PAGE_SIZE = 200;
+/**
+ * Values fetched per statement: at most `rows`, and at most `bytes` of them
+ * (always one, whatever its size), so memory stays bounded on threads of any
+ * size and with values of any size.
+ */
+const VALUE_PAGE = { rows: 200, bytes: 32 * 1024 * 1024 };
 
 export async function validateThreads(store: Store, options: ValidateOptions = {}): Promise<ValidationReport> {
   const report: ValidationReport = { threads: 0, checkpoints: 0, channel_versions: 0, blobs: 0, writes: 0, problems: [] };
-  const { threadIds, onProgress } = options;
+  const { threadIds, onProgress, valuePage = VALUE_PAGE } = options;
   if (threadIds !== undefined) {
     const [missing] = await missingThreads(store, threadIds);
     if (missing !== undefined) throw new ThreadNotFoundError("validate", missing);
   }
   const total = threadIds?.length ?? (onProgress ? await countThreads(store) : 0);
   for await (const threadId of threadIds ?? allThreadIds(store)) {
-    const found = await validateThread(store, threadId);
+    const found = await validateThread(store, threadId, valuePage);
     report.threads += 1;
     report.checkpoints += found.checkpoints;
     report.channel_versions += found.channel_versions;
@@ -77,7 +83,7 @@ export async function validateThreads(store: Store, options: ValidateOptions = {
 
 type ThreadReport = Omit<ValidationReport, "threads">;
 
-async function validateThread(store: Store, threadId: string): Promise<ThreadReport> {
+async function validateThread(store: Store, threadId: string, limit: { rows: number; bytes: number }): Promise<ThreadReport> {
   const sql = store.sql.inspect;
   // The work may be retried as a whole, so it fills a fresh report each time.
   return store.transaction("validate", async (query) => {
@@ -109,7 +115,7 @@ async function validateThread(store: Store, threadId: string): Promise<ThreadRep
 
     let blobKey: [string, string, string] | [null, null, null] = [null, null, null];
     for (;;) {
-      const page: BlobRow[] = await query<BlobRow>(sql.blobPage, [threadId, ...blobKey, VALUE_PAGE_SIZE]);
+      const page: BlobRow[] = await query<BlobRow>(sql.blobPage, [threadId, ...blobKey, limit.rows, limit.bytes]);
       for (const row of page) {
         report.blobs += 1;
         // "empty" marks a channel version without a value: there is nothing to decode.
@@ -128,13 +134,13 @@ async function validateThread(store: Store, threadId: string): Promise<ThreadRep
         });
       }
       const last = page.at(-1);
-      if (last === undefined || page.length < VALUE_PAGE_SIZE) break;
+      if (last === undefined || isLastPage(page, limit.rows)) break;
       blobKey = [last.checkpoint_ns, last.channel, last.version];
     }
 
     let writeKey: [string, string, string, number] | [null, null, null, null] = [null, null, null, null];
     for (;;) {
-      const page: WriteRow[] = await query<WriteRow>(sql.writePage, [threadId, ...writeKey, VALUE_PAGE_SIZE]);
+      const page: WriteRow[] = await query<WriteRow>(sql.writePage, [threadId, ...writeKey, limit.rows, limit.bytes]);
       for (const row of page) {
         report.writes += 1;
         const type = row.type ?? "json";
@@ -151,11 +157,17 @@ async function validateThread(store: Store, threadId: string): Promise<ThreadRep
         });
       }
       const last = page.at(-1);
-      if (last === undefined || page.length < VALUE_PAGE_SIZE) break;
+      if (last === undefined || isLastPage(page, limit.rows)) break;
       writeKey = [last.checkpoint_ns, last.checkpoint_id, last.task_id, last.idx];
     }
     return report;
   }, { readOnly: true });
+}
+
+/** Whether nothing follows `page`: the count limit was not reached, and the byte limit cut nothing off. */
+function isLastPage(page: ReadonlyArray<{ fetched: number }>, rows: number): boolean {
+  const fetched = page[0]!.fetched;
+  return fetched < rows && page.length === fetched;
 }
 
 /** Why a stored value does not decode, or undefined when it does. */

@@ -150,22 +150,35 @@ WHERE c.thread_id = $1 AND c.parent_checkpoint_id IS NOT NULL
     WHERE p.thread_id = $1 AND p.checkpoint_ns = c.checkpoint_ns AND p.checkpoint_id = c.parent_checkpoint_id)
 ORDER BY c.checkpoint_ns, c.checkpoint_id`,
 
-    /** Stored values of thread $1 after the key ($2, $3, $4) (NULLs: from the start), at most $5. */
-    blobPage: `
-SELECT checkpoint_ns, channel, version, type, blob
-FROM ${t.blobs}
-WHERE thread_id = $1 AND ($2::text IS NULL OR (checkpoint_ns, channel, version) > ($2, $3::text, $4::text))
-ORDER BY checkpoint_ns, channel, version
-LIMIT $5`,
+    /**
+     * Stored values of thread $1 after the key ($2, $3, $4) (NULLs: from the
+     * start): at most $5 of them, and of those only as many as fit in $6
+     * bytes (always the first). `fetched` is how many the count limit
+     * allowed, so the caller knows whether the bytes cut the page short.
+     */
+    blobPage: valuePage(
+      `SELECT checkpoint_ns, channel, version, type, blob, coalesce(octet_length(blob), 0) AS len
+       FROM ${t.blobs}
+       WHERE thread_id = $1 AND ($2::text IS NULL OR (checkpoint_ns, channel, version) > ($2, $3::text, $4::text))
+       ORDER BY checkpoint_ns, channel, version
+       LIMIT $5`,
+      "checkpoint_ns, channel, version, type, blob",
+      "checkpoint_ns, channel, version",
+      "$6",
+    ),
 
-    /** Pending writes of thread $1 after the key ($2, $3, $4, $5) (NULLs: from the start), at most $6. */
-    writePage: `
-SELECT checkpoint_ns, checkpoint_id, task_id, idx, channel, type, blob
-FROM ${t.writes}
-WHERE thread_id = $1
-  AND ($2::text IS NULL OR (checkpoint_ns, checkpoint_id, task_id, idx) > ($2, $3::text, $4::text, $5::int))
-ORDER BY checkpoint_ns, checkpoint_id, task_id, idx
-LIMIT $6`,
+    /** Pending writes of thread $1 after the key ($2, $3, $4, $5) (NULLs: from the start), at most $6 and $7 bytes (as blobPage). */
+    writePage: valuePage(
+      `SELECT checkpoint_ns, checkpoint_id, task_id, idx, channel, type, blob, coalesce(octet_length(blob), 0) AS len
+       FROM ${t.writes}
+       WHERE thread_id = $1
+         AND ($2::text IS NULL OR (checkpoint_ns, checkpoint_id, task_id, idx) > ($2, $3::text, $4::text, $5::int))
+       ORDER BY checkpoint_ns, checkpoint_id, task_id, idx
+       LIMIT $6`,
+      "checkpoint_ns, checkpoint_id, task_id, idx, channel, type, blob",
+      "checkpoint_ns, checkpoint_id, task_id, idx",
+      "$7",
+    ),
 
     /** The checkpoints of ($1, $2) naming version $4 of channel $3: the first (which wrote it) and how many. */
     blobUsers: `
@@ -238,6 +251,23 @@ const rowBytes = {
   writes: columns(["thread_id", "checkpoint_ns", "checkpoint_id", "task_id", "idx", "channel", "type", "blob"]),
 };
 
+/**
+ * A page of values bounded by count (in `limited`, which selects `len`) and
+ * by bytes (`budget`): a page of 200 values of several MiB each would
+ * otherwise arrive in the tool's memory at once. The count limit applies
+ * first, so the running sum only ever covers one page.
+ */
+function valuePage(limited: string, columns: string, order: string, budget: string): string {
+  return `
+SELECT ${columns}, fetched FROM (
+  SELECT k.*, sum(k.len) OVER (ORDER BY ${order.split(", ").map((c) => `k.${c}`).join(", ")} ROWS UNBOUNDED PRECEDING) - k.len AS before,
+         count(*) OVER ()::int AS fetched
+  FROM (${limited}) k
+) p
+WHERE p.before < ${budget}
+ORDER BY ${order}`;
+}
+
 /** A checkpoint's `channel_versions`, or `{}` when a damaged row holds something else (so a scan never fails on it). */
 function versionsOf(alias: string): string {
   return `(CASE WHEN jsonb_typeof(${alias}.checkpoint -> 'channel_versions') = 'object'
@@ -285,6 +315,8 @@ export interface MissingParentRow {
 }
 
 export interface BlobRow {
+  /** Rows the page's count limit let through (see `valuePage`). */
+  fetched: number;
   checkpoint_ns: string;
   channel: string;
   version: string;
@@ -293,6 +325,8 @@ export interface BlobRow {
 }
 
 export interface WriteRow {
+  /** Rows the page's count limit let through (see `valuePage`). */
+  fetched: number;
   checkpoint_ns: string;
   checkpoint_id: string;
   task_id: string;

@@ -113,9 +113,82 @@ describe("export and import", () => {
     for (const result of [cut, changed, missing]) expect(result.stdout).toBe("");
     expect(await countRows(env.pool, "untouched")).toEqual({ checkpoints: 0, blobs: 0, writes: 0 });
   });
+  it("refuses a document Postgres cannot store before creating any table, then sets up a fresh or official (v4) schema for a good one", async () => {
+    const doc = await env.saver.exportThread(THREADS.tools);
+    const hostile = structuredClone(doc);
+    (hostile.checkpoints[0]!.checkpoint as Record<string, unknown>).note = "a\u0000b";
+    const file = join(dir, "nul.json");
+    await writeFile(file, JSON.stringify(hostile));
+    const refused = await run("import", file, "--schema", "never_created");
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toMatch(/^error: importThread: checkpoints\[0\]\.checkpoint contains a NUL character/);
+    const { rows } = await env.pool.query("SELECT 1 FROM pg_namespace WHERE nspname = 'never_created'");
+    expect(rows).toEqual([]);
+
+    const good = join(dir, "good.json");
+    await writeFile(good, JSON.stringify(doc));
+    const official = OfficialSaver.fromConnString(env.url(), { schema: "official_v4" });
+    await official.setup();
+    await official.end();
+    for (const schema of ["fresh_schema", "official_v4"]) {
+      const result = await run("import", good, "--schema", schema, "--json");
+      expect({ schema, code: result.code, stderr: result.stderr }).toEqual({ schema, code: 0, stderr: "" });
+      expect(await countRows(env.pool, schema)).toEqual(doc.counts);
+    }
+  });
+
+  it("reads a file an editor saved with a byte order mark, or PowerShell re-encoded as UTF-16", async () => {
+    const text = JSON.stringify(await env.saver.exportThread(THREADS.tools));
+    const files = {
+      "bom.json": Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(text, "utf8")]),
+      "utf16le.json": Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(text, "utf16le")]),
+      "utf16be.json": Buffer.concat([Buffer.from([0xfe, 0xff]), Buffer.from(text, "utf16le").swap16()]),
+    };
+    for (const [name, bytes] of Object.entries(files)) {
+      await writeFile(join(dir, name), bytes);
+      const result = await run("import", join(dir, name), "--schema", "encodings", "--json");
+      expect({ name, code: result.code, stderr: result.stderr }).toEqual({ name, code: 0, stderr: "" });
+      expect(parsed(result).thread_id).toBe(THREADS.tools);
+    }
+    expect(await countRows(env.pool, "encodings")).toEqual(await countRows(env.pool, "public", THREADS.tools));
+  });
 });
 
 describe("copy", () => {
+  it("that fails part way says at which thread, keeps what it copied, and a second run finishes the job", async () => {
+    await populate(env.saver, ["failing"]);
+    const schema = "stopping";
+    const target = new PostgresSaver(env.pool, undefined, { schema });
+    await target.setup();
+    await target.end();
+    // The target refuses the tool thread's rows; threads are copied in id order, so the failing thread goes first.
+    expect(THREADS.failing < THREADS.tools).toBe(true);
+    await env.pool.query(`
+      CREATE FUNCTION ${schema}.refuse() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN
+        IF NEW.thread_id = '${THREADS.tools}' THEN RAISE EXCEPTION 'this test refuses thread %', NEW.thread_id; END IF;
+        RETURN NEW;
+      END $$;
+      CREATE TRIGGER refuse BEFORE INSERT ON ${schema}.checkpoints FOR EACH ROW EXECUTE FUNCTION ${schema}.refuse();`);
+    const failed = await run("copy", "--to", env.url(), "--to-schema", schema);
+    expect(failed.code).toBe(1);
+    expect(failed.stdout).toBe("");
+    expect(failed.stderr).toMatch(new RegExp(
+      `^copy stopped at thread ${THREADS.tools} after copying 1 thread; running copy again resumes, keeping what is already there\n` +
+      `error: importThread failed \\(SQLSTATE P0001\\): this test refuses thread ${THREADS.tools}\n$`,
+    ));
+    expect(await countRows(env.pool, schema, THREADS.failing)).toEqual(await countRows(env.pool, "public", THREADS.failing));
+    expect(await countRows(env.pool, schema, THREADS.tools)).toEqual({ checkpoints: 0, blobs: 0, writes: 0 });
+
+    await env.pool.query(`DROP TRIGGER refuse ON ${schema}.checkpoints`);
+    const again = parsed(await run("copy", "--to", env.url(), "--to-schema", schema, "--json"));
+    expect(again.threads.map((t: any) => [t.thread_id, t.copied.checkpoints > 0, t.skipped.checkpoints > 0])).toEqual([
+      [THREADS.failing, false, true],
+      [THREADS.tools, true, false],
+    ]);
+    expect(await countRows(env.pool, schema)).toEqual(await countRows(env.pool));
+  });
+
   it("copies a database the official saver wrote to a fresh one, where our saver resumes the graph", async () => {
     const source = await createDatabase();
     const target = await createDatabase();

@@ -1,3 +1,4 @@
+import { tmpdir } from "node:os";
 import { PassThrough, Writable } from "node:stream";
 import { describe, expect, it } from "vitest";
 import { runCli } from "../../src/cli/cli.js";
@@ -79,6 +80,10 @@ describe("bad usage", () => {
     [["copy"], "copy needs --to URL, the target database"],
     [["stats", "--top", "x"], '--top must be a positive integer, got "x"'],
     [["validate", "a", "b"], 'unexpected argument "b"'],
+    // A repeated option would otherwise silently keep the last value: the wrong target, more deleted than meant.
+    [["copy", "--to", "postgresql://op:pw-one@127.0.0.1:1/a", "--to", "postgresql://op:pw-two@127.0.0.1:1/b"], "--to is given more than once"],
+    [["prune", "--keep-last", "50", "--keep-last", "5"], "--keep-last is given more than once"],
+    [["threads", "--url", CLOSED, "--limit=2", "--limit", "2"], "--limit is given more than once"],
   ];
 
   it("is refused with exit code 2, a message, a pointer to --help, and no connection", async () => {
@@ -106,6 +111,17 @@ describe("bad usage", () => {
     expect(embedded.stderr).toContain('the database URL is "embedded"');
     expect(toMemory.code).toBe(2);
     expect(toMemory.stderr).toContain('--to is "memory"');
+  });
+});
+
+describe("bad files", () => {
+  it("an export file that cannot be written is refused before the thread is read (exit 2, no connection)", async () => {
+    const [noFolder, folder] = await Promise.all([
+      cliInProcess(["export", "t", "/no-such-folder/t.json"], { url: CLOSED }),
+      cliInProcess(["export", "t", tmpdir()], { url: CLOSED }),
+    ]);
+    expect(noFolder).toEqual({ code: 2, stdout: "", stderr: expect.stringMatching(/^error: cannot write the export file \/no-such-folder\/t\.json: ENOENT/) });
+    expect(folder).toEqual({ code: 2, stdout: "", stderr: `error: cannot write the export file ${tmpdir()}: it is a directory\n` });
   });
 });
 

@@ -85,7 +85,8 @@ describe("one snapshot", () => {
     if (failure !== undefined) throw failure;
     const final = await env.saver.exportThread(threadId);
     const midway = docs.filter((d) => d.counts.checkpoints < final.counts.checkpoints);
-    expect(new Set(midway.map((d) => d.counts.checkpoints)).size).toBeGreaterThanOrEqual(3);
+    // At least two different moments of the run (more on a quiet machine): the race must have happened.
+    expect(new Set(midway.map((d) => d.counts.checkpoints)).size).toBeGreaterThanOrEqual(2);
     // Every snapshot is checked; a few of them (first, middle, last) are also imported into a schema of their own.
     const imported = new Set([midway[0], midway[Math.floor(midway.length / 2)], midway.at(-1)]);
     for (const [i, doc] of midway.entries()) {

@@ -98,9 +98,11 @@ describe("redactConnectionString", () => {
     ["host=db password='with space' dbname=x", "host=db password=*** dbname=x"],
     ["postgres://nopassword@db/x", "postgres://nopassword@db/x"],
     ["could not reach postgresql://u:s3cret@h/db: refused", "could not reach postgresql://u:***@h/db: refused"],
+    ["postgres://op:s3cr@t with space@db/x", "postgres://op:***@db/x"],
+    ["not a valid connection string: postgres://u:s3cr@t@[bad", "not a valid connection string: postgres://u:***@[bad"],
   ])("%s", (input, expected) => {
     expect(redactConnectionString(input)).toBe(expected);
-    expect(redactConnectionString(input)).not.toMatch(/s3cr|with space/);
+    expect(redactConnectionString(input)).not.toMatch(/s3cr|with space|@t/);
   });
 });
 

@@ -1,6 +1,5 @@
 import { ThreadNotFoundError } from "../../errors.js";
 import { allThreadIds, countThreads, missingThreads } from "../../inspect/threads.js";
-import { redactConnectionString } from "../../redact.js";
 import type { ThreadExport } from "../../transfer/document.js";
 import { UsageError } from "../args.js";
 import type { Command } from "../command.js";
@@ -36,36 +35,55 @@ written.`,
     const copied = await withConnection(context, async (source) => {
       const [missing] = await missingThreads(source.store, only);
       if (missing !== undefined) throw new ThreadNotFoundError("copy", missing);
-      const destination = await connect(context.io, target);
+      const destination = await connect(context, target);
       const progress = context.progress("copy", "threads");
+      const rows: Array<{ thread_id: string; copied: Counts; skipped: Counts }> = [];
+      /** The thread being copied, and whether the whole copy went through. */
+      let current: string | undefined;
+      let done = false;
       try {
         await destination.saver.setup();
-        const total = only.length > 0 ? only.length : await countThreads(source.store);
+        // Counted only for the bar: a full scan of the thread ids is wasted on a pipe or a log.
+        const total = only.length > 0 ? only.length : progress.enabled ? await countThreads(source.store) : 0;
         progress.update(0, total);
-        const rows: Array<{ thread_id: string; copied: Counts; skipped: Counts }> = [];
         for await (const threadId of only.length > 0 ? only : allThreadIds(source.store)) {
+          current = threadId;
           let doc: ThreadExport;
           try {
             doc = await source.saver.exportThread(threadId);
           } catch (error) {
             // Deleted since the scan listed it (e.g. by retention): nothing left to copy.
-            if (error instanceof ThreadNotFoundError && only.length === 0) continue;
+            if (error instanceof ThreadNotFoundError && only.length === 0) {
+              current = undefined;
+              continue;
+            }
             throw error;
           }
           const result = await destination.saver.importThread(doc);
           rows.push({ thread_id: threadId, copied: result.imported, skipped: result.skipped });
           progress.update(rows.length, Math.max(total, rows.length));
+          current = undefined;
         }
+        done = true;
         return rows;
       } finally {
         progress.finish();
         await destination.saver.end();
+        // The error says what failed but not where: the threads copied before it are in the target.
+        if (!done && (current !== undefined || rows.length > 0)) {
+          const at = current === undefined ? "" : ` at thread ${context.shown(current)}`;
+          await context.note(
+            `copy stopped${at} after copying ${plural(rows.length, "thread")}; running copy again resumes, keeping what is already there\n`,
+          );
+        }
       }
     });
 
-    const where = `${redactConnectionString(target.url)} (schema ${JSON.stringify(target.schema)})`;
+    // The URL as given, password masked even where a pattern would miss it (see secrets.ts).
+    const shownUrl = context.shown(target.url);
+    const where = `${shownUrl} (schema ${JSON.stringify(target.schema)})`;
     if (context.json) {
-      await context.out(json({ target: redactConnectionString(target.url), target_schema: target.schema, threads: copied }));
+      await context.out(json({ target: shownUrl, target_schema: target.schema, threads: copied }));
       return 0;
     }
     if (copied.length > 0) {

@@ -1,7 +1,7 @@
 import { threadId } from "../args.js";
 import type { Command } from "../command.js";
 import { withConnection } from "../connect.js";
-import { writeFileAtomically } from "../export-file.js";
+import { checkWritable, writeFileAtomically } from "../export-file.js";
 import { bytes, json } from "../format.js";
 
 /** `export <thread> [file]`: a thread as a portable JSON document. */
@@ -22,6 +22,7 @@ An unknown thread is an error (exit code 2) and writes nothing.`,
   async run(context) {
     const thread = threadId(context.positionals[0]);
     const file = context.positionals[1];
+    if (file !== undefined && file !== "-") await checkWritable(file);
     const doc = await withConnection(context, ({ saver }) => saver.exportThread(thread));
     const text = `${JSON.stringify(doc)}\n`;
     if (file === undefined || file === "-") {
@@ -34,7 +35,7 @@ An unknown thread is an error (exit code 2) and writes nothing.`,
     await context.out(
       context.json
         ? json({ thread_id: thread, file, bytes: size, counts: doc.counts })
-        : `exported thread ${thread} to ${file} (${bytes(size)}): ${checkpoints} checkpoints, ${blobs} values, ${writes} pending writes\n`,
+        : `exported thread ${context.shown(thread)} to ${context.shown(file)} (${bytes(size)}): ${checkpoints} checkpoints, ${blobs} values, ${writes} pending writes\n`,
     );
     return 0;
   },

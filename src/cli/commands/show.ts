@@ -33,7 +33,7 @@ An unknown thread is an error (exit code 2).`,
     const { entries } = history;
     const shown = entries.length < history.checkpoints ? ` (showing the newest ${entries.length}; --limit to see more)` : "";
     await context.out(
-      `thread ${thread}: ${plural(history.checkpoints, "checkpoint")} in ${plural(history.namespaces, "namespace")}${shown}\n\n`,
+      `thread ${context.shown(thread)}: ${plural(history.checkpoints, "checkpoint")} in ${plural(history.namespaces, "namespace")}${shown}\n\n`,
     );
     await context.out(table(
       ["CHECKPOINT", "NAMESPACE", "PARENT", "STEP>", "SOURCE", "CHANNELS WRITTEN"],

@@ -6,15 +6,23 @@ import { bytes, json, namespace, plural, table } from "../format.js";
 
 const DEFAULT_LIMIT = 50;
 
+/**
+ * Namespaces named in a row of the table. A subgraph's namespace carries the
+ * id of the task that ran it, so a thread calling a subgraph every turn has
+ * one per turn: thousands would make one cell of the table. `--json` lists all.
+ */
+const SHOWN_NAMESPACES = 3;
+
 /** `threads`: which threads exist, newest first, and which are stuck. */
 export const threads: Command = {
   name: "threads",
   usage: "[--status idle|interrupted|failed] [--limit N]",
   summary: "list threads, newest first, with status, checkpoints and size",
   details: `Lists threads newest first (by their newest checkpoint). For each: its status, how many
-checkpoints it has, its namespaces ((root) is the root graph; subgraphs have their own), when
-it was last updated (the newest checkpoint's ts) and the bytes its rows take in the three
-tables as Postgres stores them.
+checkpoints it has, its namespaces ((root) is the root graph; subgraphs have their own; the
+first ${SHOWN_NAMESPACES} and how many more, all of them with --json), when it was last updated
+(the newest checkpoint's ts) and the bytes its rows take in the three tables as Postgres
+stores them.
 
 Status is read from the thread's newest checkpoint of the root namespace (the newest of any
 namespace when it has no root one):
@@ -42,7 +50,7 @@ namespace when it has no root one):
     await context.out(table(
       ["THREAD", "STATUS", "CHECKPOINTS>", "NAMESPACES", "LAST UPDATE", "SIZE>"],
       list.threads.map((t) => [
-        t.thread_id, t.status, t.checkpoints, t.namespaces.map(namespace).join(", "), t.last_update ?? "-", bytes(t.bytes),
+        t.thread_id, t.status, t.checkpoints, namespaces(t.namespaces), t.last_update ?? "-", bytes(t.bytes),
       ]),
     ));
     const more = list.matching > list.threads.length ? ` (showing the newest ${list.threads.length}; --limit to see more)` : "";
@@ -50,3 +58,8 @@ namespace when it has no root one):
     return 0;
   },
 };
+
+function namespaces(names: readonly string[]): string {
+  const shown = names.slice(0, SHOWN_NAMESPACES).map(namespace).join(", ");
+  return names.length > SHOWN_NAMESPACES ? `${shown} (+${names.length - SHOWN_NAMESPACES} more)` : shown;
+}

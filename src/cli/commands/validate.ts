@@ -27,7 +27,8 @@ Exit code 0 when nothing is wrong, 1 when a problem was found, 2 for an unknown 
       try {
         return await validateThreads(store, {
           ...(thread === undefined ? {} : { threadIds: [thread] }),
-          onProgress: (done, total) => progress.update(done, total),
+          // Only for the bar: a progress callback makes validateThreads count the threads first.
+          ...(progress.enabled ? { onProgress: (done: number, total: number) => progress.update(done, total) } : {}),
         });
       } finally {
         progress.finish();
@@ -44,7 +45,8 @@ Exit code 0 when nothing is wrong, 1 when a problem was found, 2 for an unknown 
         `namespace ${namespace(p.checkpoint_ns)}`,
         p.checkpoint_id === null ? undefined : `checkpoint ${p.checkpoint_id}`,
       ].filter(Boolean).join(", ");
-      await context.out(`problem (${p.kind}): ${where}: ${p.message}\n`);
+      // Ids, namespaces and task ids come from the stored rows: printed with control characters escaped.
+      await context.out(`${context.shown(`problem (${p.kind}): ${where}: ${p.message}`)}\n`);
     }
     const checked = `checked ${plural(report.threads, "thread")}, ${plural(report.checkpoints, "checkpoint")}, ` +
       `${plural(report.channel_versions, "channel version")}, ${plural(report.blobs, "stored value")}, ` +
