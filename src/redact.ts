@@ -5,8 +5,9 @@
  */
 export function redactConnectionString(text: string): string {
   return text
-    // Up to the LAST "@" before the path: a password may itself hold "@" or spaces.
-    .replace(/(:\/\/[^:/?#@\s]*:)[^/?#\n]*@/g, "$1***@")
+    // Up to the last "@" that a host follows, before the line or the next URL ends: a password may
+    // hold "@", "#" or spaces, a host never holds "@" (masking a little too much is the safe side).
+    .replace(/(:\/\/[^:/?#@\s]*:)(?:(?!:\/\/)[^\n])*@(?=[^@\s]*(?:[\s/?#]|$))/g, "$1***@")
     .replace(/([?&]password=)[^&#\s]*/gi, "$1***")
     .replace(/(?<![?&\w])(password\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)/gi, "$1***");
 }

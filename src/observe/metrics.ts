@@ -172,6 +172,7 @@ export class CheckpointMetrics {
     // Series that exist from the start, so an alert on their rate has something to match.
     for (const result of ["ok", "failed"]) this.healthChecks.inc({ result }, 0);
     for (const table of ["checkpoints", "writes", "blobs"]) this.prunedRows.inc({ table }, 0);
+    for (const status of ["ok", "error"]) this.retentionRuns.inc({ status }, 0);
   }
 
   /** Still the registry's metrics (not dropped by `registry.clear()`)? */

@@ -356,7 +356,9 @@ describe("GET /metrics", () => {
     const names = (await prefixed.getMetricsAsJSON()).map((m) => m.name);
     await saver.end();
     expect(names).toContain("myapp_langgraph_checkpoint_operation_duration_seconds");
+    expect(names).toContain("myapp_langgraph_checkpoint_pruned_rows_total");
+    expect(names).toContain("myapp_langgraph_checkpoint_retention_runs_total");
     expect(names.every((n) => n.startsWith("myapp_langgraph_checkpoint_"))).toBe(true);
-    expect(names).toHaveLength(10);
+    expect(names).toHaveLength(12);
   });
 });

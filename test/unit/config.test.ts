@@ -99,6 +99,8 @@ describe("redactConnectionString", () => {
     ["postgres://nopassword@db/x", "postgres://nopassword@db/x"],
     ["could not reach postgresql://u:s3cret@h/db: refused", "could not reach postgresql://u:***@h/db: refused"],
     ["postgres://op:s3cr@t with space@db/x", "postgres://op:***@db/x"],
+    ["reach postgresql://agent:pw-s3cr#t@127.0.0.1:5432/agents: refused", "reach postgresql://agent:***@127.0.0.1:5432/agents: refused"],
+    ["postgresql://agent:s3cr?t/x@db", "postgresql://agent:***@db"],
     ["not a valid connection string: postgres://u:s3cr@t@[bad", "not a valid connection string: postgres://u:***@[bad"],
   ])("%s", (input, expected) => {
     expect(redactConnectionString(input)).toBe(expected);
