@@ -141,6 +141,25 @@ describe("one statement per operation", () => {
   });
 });
 
+describe("maintenance operations", () => {
+  it("exportThread reads a thread in one snapshot: BEGIN, 4 reads, COMMIT; importThread writes it in one transaction", async () => {
+    const thread = threadId();
+    const cp = checkpointWith(channels(5));
+    const config = await saver.put({ configurable: { thread_id: thread } }, cp, loopMetadata, cp.channel_versions);
+    await saver.putWrites(config, [["a", 1], ["b", 2]], "task-1");
+    let doc: Awaited<ReturnType<typeof saver.exportThread>> | undefined;
+    const exported = await statementsDuring(async () => (doc = await saver.exportThread(thread)));
+    expect(exported).toHaveLength(6);
+    expect(exported[0]).toMatch(/^BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY$/);
+    expect(exported.at(-1)).toBe("COMMIT");
+    await saver.deleteThread(thread);
+    const imported = await statementsDuring(() => saver.importThread(doc!));
+    expect(imported.map((sql) => sql.trim().split(/\s+/).slice(0, 3).join(" "))).toEqual([
+      "BEGIN", "INSERT INTO \"public\".checkpoints", "INSERT INTO \"public\".checkpoint_blobs", "INSERT INTO \"public\".checkpoint_writes", "COMMIT",
+    ]);
+  });
+});
+
 describe("list streams with keyset pagination", () => {
   const thread = threadId("list");
   const total = 250;
