@@ -1,10 +1,8 @@
-import pg from "pg";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { PostgresSaver, type PruneProgress } from "../../src/index.js";
 import { countingPool } from "../support/counting-pool.js";
-import { useTestDatabase } from "../support/database.js";
 import { approve, toolGraph, toolGraphStart } from "../support/graphs.js";
-import { INTACT, ageThread, idsByNamespace, integrity, quietLogger, recordingPool, rowsPerThread } from "../support/prune.js";
+import { INTACT, ageThread, idsByNamespace, integrity, quietLogger, rowsPerThread, usePruneDatabase } from "../support/prune.js";
 
 /**
  * Bounded batches: with a small `batchSize`, every statement that deletes
@@ -13,29 +11,12 @@ import { INTACT, ageThread, idsByNamespace, integrity, quietLogger, recordingPoo
  * thousand checkpoints (copies of a real graph checkpoint, made in SQL as
  * bench/support/seed.mjs does) and on many small threads at once.
  */
-const db = useTestDatabase();
-let pool: pg.Pool;
-let saver: PostgresSaver;
-let recorder: ReturnType<typeof recordingPool>;
-let pruner: PostgresSaver;
+const env = usePruneDatabase({ recording: true });
 
 const config = (thread: string) => ({ configurable: { thread_id: thread } });
 const DAY = 86_400_000;
 
-beforeAll(async () => {
-  pool = new pg.Pool({ connectionString: db.url() });
-  saver = new PostgresSaver(pool, undefined, { logger: quietLogger });
-  await saver.setup();
-  recorder = recordingPool(db.url());
-  pruner = new PostgresSaver(recorder.pool, undefined, { logger: quietLogger });
-});
 
-afterAll(async () => {
-  await pruner?.end();
-  await recorder?.pool.end();
-  await saver?.end();
-  await pool?.end();
-});
 
 /**
  * A toolGraph thread stopped at its first interrupt, with `count` older
@@ -44,9 +25,9 @@ afterAll(async () => {
  * two pending writes).
  */
 async function bigThread(thread: string, count: number): Promise<void> {
-  await toolGraph(saver, []).invoke(toolGraphStart(), config(thread));
+  await toolGraph(env.saver, []).invoke(toolGraphStart(), config(thread));
   const id = (n: string) => `'00000000-0000-6000-8000-' || lpad(to_hex(${n}), 12, '0')`;
-  await pool.query(`
+  await env.pool.query(`
 WITH template AS (
   SELECT * FROM checkpoints WHERE thread_id = $1 AND checkpoint_ns = '' ORDER BY checkpoint_id LIMIT 1
 ), template_blobs AS (
@@ -75,69 +56,69 @@ const deletesBlobs = (text: string) => /DELETE FROM \S+ b USING unnest/.test(tex
 describe("bounded batches", () => {
   it("keepLast on a thread of 3,000 checkpoints: ceil(doomed / batchSize) deletes, none over batchSize; the thread resumes", async () => {
     await bigThread("big", 3_000);
-    const before = (await idsByNamespace(pool, "big"))[""]!;
-    const rows = (await rowsPerThread(pool)).big!;
-    expect(await integrity(pool, "public", ["big"])).toEqual(INTACT);
-    recorder.statements.length = 0;
+    const before = (await idsByNamespace(env.pool, "big"))[""]!;
+    const rows = (await rowsPerThread(env.pool)).big!;
+    expect(await integrity(env.pool, "public", ["big"])).toEqual(INTACT);
+    env.recorder.statements.length = 0;
     const batchSize = 250;
-    const result = await pruner.prune({ keepLast: 2, batchSize });
+    const result = await env.pruner.prune({ keepLast: 2, batchSize });
     const doomed = before.length - 2;
     expect(result).toMatchObject({ threads: 1, checkpoints: doomed, writes: doomed * 2 });
 
-    const checkpointDeletes = recorder.statements.filter((s) => deletesCheckpoints(s.text));
+    const checkpointDeletes = env.recorder.statements.filter((s) => deletesCheckpoints(s.text));
     expect(checkpointDeletes).toHaveLength(Math.ceil(doomed / batchSize));
     for (const s of checkpointDeletes) expect((s.values[2] as string[]).length).toBeLessThanOrEqual(batchSize);
     expect(checkpointDeletes.flatMap((s) => s.values[2] as string[]).sort()).toEqual(before.slice(0, doomed));
     // Values: statements of at most batchSize rows each.
-    const blobDeletes = recorder.statements.filter((s) => deletesBlobs(s.text));
-    expect(result.blobs).toBe(rows[1] - (await rowsPerThread(pool)).big![1]);
+    const blobDeletes = env.recorder.statements.filter((s) => deletesBlobs(s.text));
+    expect(result.blobs).toBe(rows[1] - (await rowsPerThread(env.pool)).big![1]);
     expect(result.blobs).toBeGreaterThan(batchSize);
     expect(blobDeletes.length).toBeGreaterThanOrEqual(Math.ceil(result.blobs / batchSize));
     for (const s of blobDeletes) expect((s.values[2] as string[]).length).toBeLessThanOrEqual(batchSize);
     expect(blobDeletes.reduce((n, s) => n + (s.values[2] as string[]).length, 0)).toBe(result.blobs);
 
-    expect((await idsByNamespace(pool, "big"))[""]).toEqual(before.slice(-2));
-    expect(await integrity(pool, "public", ["big"])).toEqual(INTACT);
+    expect((await idsByNamespace(env.pool, "big"))[""]).toEqual(before.slice(-2));
+    expect(await integrity(env.pool, "public", ["big"])).toEqual(INTACT);
     const log: string[] = [];
-    await toolGraph(saver, log).invoke(approve(), config("big"));
+    await toolGraph(env.saver, log).invoke(approve(), config("big"));
     expect(log).toEqual(["approval:1:asked", "approval:1:yes", "agent:2", "tool:call-add-2", "tool:call-mul-2", "tool:call-pow-2", "approval:2:asked"]);
   });
 
   it("olderThan on a thread of 2,000 checkpoints: every delete names at most batchSize checkpoints", async () => {
     await bigThread("old-big", 2_000);
-    await ageThread(pool, "old-big", 2 * DAY);
-    const rows = (await rowsPerThread(pool))["old-big"]!;
-    recorder.statements.length = 0;
+    await ageThread(env.pool, "old-big", 2 * DAY);
+    const rows = (await rowsPerThread(env.pool))["old-big"]!;
+    env.recorder.statements.length = 0;
     const batchSize = 300;
-    const result = await pruner.prune({ olderThan: "1d", batchSize, threadIds: ["old-big"] });
+    const result = await env.pruner.prune({ olderThan: "1d", batchSize, threadIds: ["old-big"] });
     expect(result).toMatchObject({ threads: 1, threadsDeleted: 1, checkpoints: rows[0], blobs: rows[1], writes: rows[2] });
-    expect((await rowsPerThread(pool))["old-big"]).toBeUndefined();
-    const checkpointDeletes = recorder.statements.filter((s) => deletesCheckpoints(s.text));
+    expect((await rowsPerThread(env.pool))["old-big"]).toBeUndefined();
+    const checkpointDeletes = env.recorder.statements.filter((s) => deletesCheckpoints(s.text));
     expect(checkpointDeletes.length).toBeGreaterThanOrEqual(Math.ceil(rows[0] / batchSize));
     expect(checkpointDeletes.length).toBeLessThanOrEqual(Math.ceil(rows[0] / batchSize) + 1);
     for (const s of checkpointDeletes) expect((s.values[2] as string[]).length).toBeLessThanOrEqual(batchSize);
     expect(checkpointDeletes.reduce((n, s) => n + (s.values[2] as string[]).length, 0)).toBe(rows[0]);
-    expect(recorder.statements.filter((s) => deletesThreads(s.text))).toHaveLength(0);
+    expect(env.recorder.statements.filter((s) => deletesThreads(s.text))).toHaveLength(0);
   });
 
   it("many small expired threads share statements, up to batchSize checkpoints each; onProgress is told as they go", async () => {
-    await pool.query("TRUNCATE checkpoints, checkpoint_blobs, checkpoint_writes");
+    await env.pool.query("TRUNCATE checkpoints, checkpoint_blobs, checkpoint_writes");
     const threads = Array.from({ length: 12 }, (_, i) => `small-${String(i).padStart(2, "0")}`);
     for (const thread of threads) {
-      await toolGraph(saver, []).invoke(toolGraphStart(), config(thread));
-      if (thread !== "small-05") await ageThread(pool, thread, 2 * DAY);
+      await toolGraph(env.saver, []).invoke(toolGraphStart(), config(thread));
+      if (thread !== "small-05") await ageThread(env.pool, thread, 2 * DAY);
     }
-    const perThread = (await rowsPerThread(pool))["small-00"]![0];
+    const perThread = (await rowsPerThread(env.pool))["small-00"]![0];
     expect(perThread).toBeGreaterThan(1);
-    recorder.statements.length = 0;
+    env.recorder.statements.length = 0;
     const batchSize = 2 * perThread + 1; // two threads per statement
     const progress: PruneProgress[] = [];
-    const result = await pruner.prune({ olderThan: "1d", batchSize, onProgress: (p) => progress.push(structuredClone(p)) });
+    const result = await env.pruner.prune({ olderThan: "1d", batchSize, onProgress: (p) => progress.push(structuredClone(p)) });
     expect(result).toMatchObject({ threads: 12, threadsDeleted: 11, checkpoints: 11 * perThread });
-    const groups = recorder.statements.filter((s) => deletesThreads(s.text)).map((s) => s.values[0] as string[]);
+    const groups = env.recorder.statements.filter((s) => deletesThreads(s.text)).map((s) => s.values[0] as string[]);
     expect(groups.map((g) => g.length)).toEqual([2, 2, 2, 2, 2, 1]);
     expect(groups.flat()).toEqual(threads.filter((t) => t !== "small-05"));
-    expect(Object.keys(await rowsPerThread(pool))).toEqual(["small-05"]);
+    expect(Object.keys(await rowsPerThread(env.pool))).toEqual(["small-05"]);
 
     // Told as each statement's threads are gone (with exactly their rows), then the young thread.
     expect(progress.map((p) => p.threads)).toEqual([2, 4, 6, 8, 10, 11, 12]);
@@ -147,14 +128,14 @@ describe("bounded batches", () => {
   });
 
   it("a thread with nothing to prune costs one statement per page of threads, and deletes nothing", async () => {
-    const counting = countingPool(db.url());
+    const counting = countingPool(env.url());
     const quiet = new PostgresSaver(counting.pool, undefined, { logger: quietLogger });
     try {
-      const before = await rowsPerThread(pool);
+      const before = await rowsPerThread(env.pool);
       counting.reset();
       expect(await quiet.prune({ keepLast: 100, olderThan: "30d" })).toMatchObject({ threads: 1, checkpoints: 0, writes: 0, blobs: 0 });
       expect(counting.statements).toHaveLength(1);
-      expect(await rowsPerThread(pool)).toEqual(before);
+      expect(await rowsPerThread(env.pool)).toEqual(before);
     } finally {
       await quiet.end();
       await counting.pool.end();

@@ -1,11 +1,8 @@
 import { AIMessage, HumanMessage } from "@langchain/core/messages";
 import { MemorySaver } from "@langchain/langgraph";
-import pg from "pg";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { PostgresSaver } from "../../src/index.js";
-import { useTestDatabase } from "../support/database.js";
+import { beforeAll, describe, expect, it } from "vitest";
 import { deltaGraph, deltaGraphStart, plain } from "../support/graphs.js";
-import { INTACT, copyThread, idsByNamespace, integrity, quietLogger, readEverything } from "../support/prune.js";
+import { INTACT, copyThread, idsByNamespace, integrity, readEverything, usePruneDatabase } from "../support/prune.js";
 import { countRows } from "../support/rows.js";
 
 /**
@@ -18,9 +15,7 @@ import { countRows } from "../support/rows.js";
  * `getStateHistory`) before and after, then continuing the graph and
  * comparing with an unpruned twin and with a run on `MemorySaver`.
  */
-const db = useTestDatabase();
-let pool: pg.Pool;
-let saver: PostgresSaver;
+const env = usePruneDatabase();
 /** What LangGraph reads of every checkpoint of SOURCE, and its state history, before any prune. */
 let before: Awaited<ReturnType<typeof readEverything>>;
 let history: Map<string, unknown>;
@@ -34,22 +29,15 @@ const config = (thread: string, checkpointId?: string) =>
   ({ configurable: { thread_id: thread, ...(checkpointId ? { checkpoint_id: checkpointId } : {}) } });
 
 beforeAll(async () => {
-  pool = new pg.Pool({ connectionString: db.url() });
-  saver = new PostgresSaver(pool, undefined, { logger: quietLogger });
-  await saver.setup();
-  await deltaGraph(saver, [], STEPS).invoke(deltaGraphStart(), config(SOURCE));
-  before = await readEverything(saver, deltaGraph(saver, [], STEPS), SOURCE, DELTA);
+  await deltaGraph(env.saver, [], STEPS).invoke(deltaGraphStart(), config(SOURCE));
+  before = await readEverything(env.saver, deltaGraph(env.saver, [], STEPS), SOURCE, DELTA);
   history = await stateHistory(SOURCE);
 });
 
-afterAll(async () => {
-  await saver?.end();
-  await pool?.end();
-});
 
 async function stateHistory(thread: string) {
   const out = new Map<string, unknown>();
-  for await (const s of deltaGraph(saver, [], STEPS).getStateHistory(config(thread))) {
+  for await (const s of deltaGraph(env.saver, [], STEPS).getStateHistory(config(thread))) {
     const { thread_id: _, ...metadata } = s.metadata as Record<string, unknown>; // copies differ only in it
     out.set(s.config.configurable!.checkpoint_id as string, plain({ values: s.values, next: s.next, metadata }));
   }
@@ -59,14 +47,14 @@ async function stateHistory(thread: string) {
 /** Continues `thread` to MORE_STEPS turns with a new message; returns the log and the final state. */
 async function continueThread(thread: string) {
   const log: string[] = [];
-  const graph = deltaGraph(saver, log, MORE_STEPS);
+  const graph = deltaGraph(env.saver, log, MORE_STEPS);
   await graph.invoke(more(), config(thread));
   return { log, values: plain((await graph.getState(config(thread))).values) };
 }
 
 /** Everything LangGraph reads of `thread` that survived must read exactly as in `before`. */
 async function expectSurvivorsUnchanged(thread: string, before: Awaited<ReturnType<typeof readEverything>>, history: Map<string, unknown>) {
-  const after = await readEverything(saver, deltaGraph(saver, [], STEPS), thread, DELTA);
+  const after = await readEverything(env.saver, deltaGraph(env.saver, [], STEPS), thread, DELTA);
   for (const [id, read] of after) expect(read, `checkpoint ${id}`).toEqual(before.get(id));
   const afterHistory = await stateHistory(thread);
   expect(afterHistory.size).toBe(after.size);
@@ -76,19 +64,19 @@ async function expectSurvivorsUnchanged(thread: string, before: Awaited<ReturnTy
 
 describe("keepLast on delta channels", () => {
   it("the source thread is long enough for both channels to have snapshotted (or the test proves nothing)", async () => {
-    const { rows } = await pool.query(
+    const { rows } = await env.pool.query(
       `SELECT channel, count(*)::int AS n FROM checkpoint_blobs WHERE thread_id = $1 AND channel = ANY ($2) AND type <> 'empty' GROUP BY channel`,
       [SOURCE, DELTA],
     );
     expect(Object.fromEntries(rows.map((r) => [r.channel, r.n]))).toEqual({ messages: expect.any(Number), notes: expect.any(Number) });
-    expect(await integrity(pool, "public", [SOURCE])).toEqual(INTACT);
+    expect(await integrity(env.pool, "public", [SOURCE])).toEqual(INTACT);
   });
 
   it("keepLast 1..5 and 100: the newest N survive, every survivor reads as before, the graph continues as an unpruned twin", async () => {
     const newestFirst = [...before.keys()];
     expect(newestFirst.length).toBe(STEPS + 2); // input + one per turn + the last turn's END checkpoint
 
-    await copyThread(pool, SOURCE, "delta-twin");
+    await copyThread(env.pool, SOURCE, "delta-twin");
     const twin = await continueThread("delta-twin");
     const reference = new MemorySaver();
     await deltaGraph(reference, [], STEPS).invoke(deltaGraphStart(), config("ref"));
@@ -100,10 +88,10 @@ describe("keepLast on delta channels", () => {
     const kept: Record<number, number> = {};
     for (const keepLast of [1, 2, 3, 4, 5, 100]) {
       const thread = `delta-keep-${keepLast}`;
-      await copyThread(pool, SOURCE, thread);
-      const rowsBefore = await countRows(pool, "public", thread);
-      const result = await saver.prune({ keepLast, threadIds: [thread] });
-      const rowsAfter = await countRows(pool, "public", thread);
+      await copyThread(env.pool, SOURCE, thread);
+      const rowsBefore = await countRows(env.pool, "public", thread);
+      const result = await env.saver.prune({ keepLast, threadIds: [thread] });
+      const rowsAfter = await countRows(env.pool, "public", thread);
       expect(result).toMatchObject({
         dryRun: false, threads: 1, threadsDeleted: 0,
         checkpoints: rowsBefore.checkpoints - rowsAfter.checkpoints,
@@ -113,7 +101,7 @@ describe("keepLast on delta channels", () => {
 
       const after = await expectSurvivorsUnchanged(thread, before, history);
       for (const id of newestFirst.slice(0, keepLast)) expect(after.has(id), `newest ${keepLast}: ${id}`).toBe(true);
-      expect(await integrity(pool, "public", [thread])).toEqual(INTACT);
+      expect(await integrity(env.pool, "public", [thread])).toEqual(INTACT);
       kept[keepLast] = after.size;
 
       if (keepLast === 1 || keepLast === 5) {
@@ -130,36 +118,36 @@ describe("keepLast on delta channels", () => {
 
   it("pruning again, or with a smaller N after a larger one, still leaves every survivor readable", async () => {
     const thread = "delta-repeat";
-    await copyThread(pool, SOURCE, thread);
+    await copyThread(env.pool, SOURCE, thread);
     for (const keepLast of [6, 3, 1]) {
-      await saver.prune({ keepLast, threadIds: [thread] });
+      await env.saver.prune({ keepLast, threadIds: [thread] });
       await expectSurvivorsUnchanged(thread, before, history);
-      expect(await integrity(pool, "public", [thread])).toEqual(INTACT);
+      expect(await integrity(env.pool, "public", [thread])).toEqual(INTACT);
     }
-    const again = await saver.prune({ keepLast: 1, threadIds: [thread] });
+    const again = await env.saver.prune({ keepLast: 1, threadIds: [thread] });
     expect(again).toMatchObject({ checkpoints: 0, writes: 0, blobs: 0 });
   });
 
   it("a fork (updateState on an older checkpoint) keeps the branch it is on readable and continuable", async () => {
     const source = "delta-fork-source";
-    await copyThread(pool, SOURCE, source);
-    const graph = deltaGraph(saver, [], STEPS);
-    const ids = [...(await idsByNamespace(pool, source))[""]!].reverse(); // newest first
+    await copyThread(env.pool, SOURCE, source);
+    const graph = deltaGraph(env.saver, [], STEPS);
+    const ids = [...(await idsByNamespace(env.pool, source))[""]!].reverse(); // newest first
     const forkAt = ids[7]!;
     await graph.updateState(config(source, forkAt), { messages: [new AIMessage({ id: "fork-1", content: "forked" })] });
-    const before = await readEverything(saver, graph, source, DELTA);
+    const before = await readEverything(env.saver, graph, source, DELTA);
     const history = await stateHistory(source);
     expect(before.size).toBe(ids.length + 1);
 
-    await copyThread(pool, source, "delta-fork-twin");
+    await copyThread(env.pool, source, "delta-fork-twin");
     const twin = await continueThread("delta-fork-twin");
     for (const keepLast of [1, 2]) {
       const thread = `delta-fork-${keepLast}`;
-      await copyThread(pool, source, thread);
-      await saver.prune({ keepLast, threadIds: [thread] });
+      await copyThread(env.pool, source, thread);
+      await env.saver.prune({ keepLast, threadIds: [thread] });
       const after = await expectSurvivorsUnchanged(thread, before, history);
       for (const id of [...before.keys()].slice(0, keepLast)) expect(after.has(id)).toBe(true);
-      expect(await integrity(pool, "public", [thread])).toEqual(INTACT);
+      expect(await integrity(env.pool, "public", [thread])).toEqual(INTACT);
       const continued = await continueThread(thread);
       expect(continued).toEqual(twin);
     }

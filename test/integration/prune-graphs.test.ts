@@ -1,10 +1,8 @@
 import { type BaseCheckpointSaver, MemorySaver } from "@langchain/langgraph";
-import pg from "pg";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { MemoryCheckpointer, PostgresSaver } from "../../src/index.js";
-import { useTestDatabase } from "../support/database.js";
+import { describe, expect, it } from "vitest";
+import { MemoryCheckpointer } from "../../src/index.js";
 import { approve, plain, subgraphGraph, subgraphGraphStart, toolGraph, toolGraphStart } from "../support/graphs.js";
-import { INTACT, copyThread, idsByNamespace, integrity, quietLogger } from "../support/prune.js";
+import { INTACT, copyThread, idsByNamespace, integrity, quietLogger, usePruneDatabase } from "../support/prune.js";
 import { countRows } from "../support/rows.js";
 
 /**
@@ -15,22 +13,11 @@ import { countRows } from "../support/rows.js";
  * Each run is compared with the same run on LangGraph's `MemorySaver`,
  * never pruned.
  */
-const db = useTestDatabase();
-let pool: pg.Pool;
-let saver: PostgresSaver;
+const env = usePruneDatabase();
 
 const config = (thread: string) => ({ configurable: { thread_id: thread } });
 
-beforeAll(async () => {
-  pool = new pg.Pool({ connectionString: db.url() });
-  saver = new PostgresSaver(pool, undefined, { logger: quietLogger });
-  await saver.setup();
-});
 
-afterAll(async () => {
-  await saver?.end();
-  await pool?.end();
-});
 
 
 
@@ -67,13 +54,13 @@ describe("interrupted threads resume after keepLast 1", () => {
 
     const thread = "tools";
     const seen: Array<{ checkpoints: number; writes: number; pendingWrites: number }> = [];
-    const pruned = await toolRun(saver, thread, async () => {
-      const before = await countRows(pool, "public", thread);
-      await saver.prune({ keepLast: 1, threadIds: [thread] });
-      const after = await countRows(pool, "public", thread);
-      const tuple = await saver.getTuple(config(thread));
+    const pruned = await toolRun(env.saver, thread, async () => {
+      const before = await countRows(env.pool, "public", thread);
+      await env.saver.prune({ keepLast: 1, threadIds: [thread] });
+      const after = await countRows(env.pool, "public", thread);
+      const tuple = await env.saver.getTuple(config(thread));
       seen.push({ checkpoints: after.checkpoints, writes: before.writes - after.writes, pendingWrites: tuple!.pendingWrites!.length });
-      expect(await integrity(pool, "public", [thread])).toEqual(INTACT);
+      expect(await integrity(env.pool, "public", [thread])).toEqual(INTACT);
     });
     // Each prune left one checkpoint holding 3 tool results + the interrupt (at least).
     for (const s of seen) {
@@ -99,16 +86,16 @@ describe("interrupted threads resume after keepLast 1", () => {
     expect(reference.resumed).toEqual(["confirm:asked", "confirm:ok", "publish"]);
 
     const thread = "subgraph";
-    const pruned = await subgraphRun(saver, thread, async () => {
-      const before = await idsByNamespace(pool, thread);
+    const pruned = await subgraphRun(env.saver, thread, async () => {
+      const before = await idsByNamespace(env.pool, thread);
       const namespaces = Object.keys(before);
       expect(namespaces).toHaveLength(2);
       expect(namespaces.find((ns) => ns.startsWith("review:"))).toBeDefined();
       for (const ids of Object.values(before)) expect(ids.length).toBeGreaterThan(1);
-      await saver.prune({ keepLast: 1, threadIds: [thread] });
-      const after = await idsByNamespace(pool, thread);
+      await env.saver.prune({ keepLast: 1, threadIds: [thread] });
+      const after = await idsByNamespace(env.pool, thread);
       expect(after).toEqual(Object.fromEntries(Object.entries(before).map(([ns, ids]) => [ns, [ids.at(-1)]])));
-      expect(await integrity(pool, "public", [thread])).toEqual(INTACT);
+      expect(await integrity(env.pool, "public", [thread])).toEqual(INTACT);
     });
     expect(pruned).toEqual(reference);
 
@@ -123,16 +110,16 @@ describe("interrupted threads resume after keepLast 1", () => {
 
 describe("keepLast N keeps exactly the N newest of every namespace", () => {
   it("toolGraph and subgraphGraph threads, N = 1..5, with pending writes of exactly those", async () => {
-    await toolRun(saver, "exact-tools", async () => {});
-    await subgraphGraph(saver, []).invoke(subgraphGraphStart(), config("exact-sub"));
+    await toolRun(env.saver, "exact-tools", async () => {});
+    await subgraphGraph(env.saver, []).invoke(subgraphGraphStart(), config("exact-sub"));
     for (const source of ["exact-tools", "exact-sub"]) {
-      const before = await idsByNamespace(pool, source);
+      const before = await idsByNamespace(env.pool, source);
       for (const keepLast of [1, 2, 3, 5]) {
         const thread = `${source}-${keepLast}`;
-        await copyThread(pool, source, thread);
+        await copyThread(env.pool, source, thread);
         const writesBefore = await writesPerCheckpoint(thread);
-        const result = await saver.prune({ keepLast, threadIds: [thread] });
-        const after = await idsByNamespace(pool, thread);
+        const result = await env.saver.prune({ keepLast, threadIds: [thread] });
+        const after = await idsByNamespace(env.pool, thread);
         expect(after).toEqual(Object.fromEntries(Object.entries(before).map(([ns, ids]) => [ns, ids.slice(-keepLast)])));
         const writesAfter = await writesPerCheckpoint(thread);
         const kept = new Set(Object.values(after).flat());
@@ -140,14 +127,14 @@ describe("keepLast N keeps exactly the N newest of every namespace", () => {
         const removed = Object.values(before).flat().length - kept.size;
         expect(result.checkpoints).toBe(removed);
         expect(result.writes).toBe(Object.entries(writesBefore).filter(([id]) => !kept.has(id)).reduce((n, [, w]) => n + w, 0));
-        expect(await integrity(pool, "public", [thread])).toEqual(INTACT);
+        expect(await integrity(env.pool, "public", [thread])).toEqual(INTACT);
       }
     }
   });
 });
 
 async function writesPerCheckpoint(thread: string): Promise<Record<string, number>> {
-  const { rows } = await pool.query(
+  const { rows } = await env.pool.query(
     "SELECT checkpoint_id, count(*)::int AS n FROM checkpoint_writes WHERE thread_id = $1 GROUP BY checkpoint_id",
     [thread],
   );

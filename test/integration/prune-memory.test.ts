@@ -1,14 +1,12 @@
 import { AIMessage, HumanMessage } from "@langchain/core/messages";
 import { MemorySaver } from "@langchain/langgraph";
 import { type Checkpoint, JsonPlusSerializer } from "@langchain/langgraph-checkpoint";
-import pg from "pg";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { MemoryCheckpointer, PostgresSaver, type PruneOptions } from "../../src/index.js";
-import { useTestDatabase } from "../support/database.js";
+import { beforeAll, describe, expect, it } from "vitest";
+import { MemoryCheckpointer, type PruneOptions } from "../../src/index.js";
 import {
   approve, deltaGraph, deltaGraphStart, plain, subgraphGraph, subgraphGraphStart, toolGraph, toolGraphStart,
 } from "../support/graphs.js";
-import { ageThread, copyThread, idsByNamespace, quietLogger, readEverything } from "../support/prune.js";
+import { ageThread, copyThread, idsByNamespace, quietLogger, readEverything, usePruneDatabase } from "../support/prune.js";
 
 /**
  * `MemoryCheckpointer.prune` follows the same rules as Postgres. Cross-check:
@@ -19,9 +17,7 @@ import { ageThread, copyThread, idsByNamespace, quietLogger, readEverything } fr
  * value is stored only on its snapshot checkpoints): every survivor reads
  * as before and the graph continues as an unpruned reference.
  */
-const db = useTestDatabase();
-let pool: pg.Pool;
-let saver: PostgresSaver;
+const env = usePruneDatabase();
 
 const config = (thread: string, checkpointId?: string) =>
   ({ recursionLimit: 100, configurable: { thread_id: thread, ...(checkpointId ? { checkpoint_id: checkpointId } : {}) } });
@@ -30,25 +26,18 @@ const DAY = 86_400_000;
 const TURNS = 30;
 
 beforeAll(async () => {
-  pool = new pg.Pool({ connectionString: db.url() });
-  saver = new PostgresSaver(pool, undefined, { logger: quietLogger });
-  await saver.setup();
   // Sources, each a different shape of history.
-  const tools = toolGraph(saver, []);
+  const tools = toolGraph(env.saver, []);
   await tools.invoke(toolGraphStart(), config("src-tools"));
   await tools.invoke(approve(), config("src-tools")); // second interrupt: two rounds of pending tool writes
-  await subgraphGraph(saver, []).invoke(subgraphGraphStart(), config("src-sub"));
-  const delta = deltaGraph(saver, [], 14);
+  await subgraphGraph(env.saver, []).invoke(subgraphGraphStart(), config("src-sub"));
+  const delta = deltaGraph(env.saver, [], 14);
   await delta.invoke(deltaGraphStart(), config("src-delta"));
-  await copyThread(pool, "src-delta", "src-fork");
-  const ids = (await idsByNamespace(pool, "src-fork"))[""]!;
+  await copyThread(env.pool, "src-delta", "src-fork");
+  const ids = (await idsByNamespace(env.pool, "src-fork"))[""]!;
   await delta.updateState(config("src-fork", ids[ids.length - 6]), { messages: [new AIMessage({ id: "fork", content: "fork" })] });
 });
 
-afterAll(async () => {
-  await saver?.end();
-  await pool?.end();
-});
 
 function memoryIds(checkpointer: MemorySaver, thread: string): Record<string, string[]> {
   return Object.fromEntries(Object.entries(checkpointer.storage[thread] ?? {})
@@ -80,13 +69,13 @@ describe("same data, same prune, same survivors", () => {
       const twin = memory();
       const threads = sources.map((source) => `${source}/${name}`);
       for (const [i, source] of sources.entries()) {
-        await copyThread(pool, source, threads[i]!);
-        await twin.importThread(await saver.exportThread(threads[i]!));
-        expect(memoryIds(twin, threads[i]!)).toEqual(await idsByNamespace(pool, threads[i]!));
+        await copyThread(env.pool, source, threads[i]!);
+        await twin.importThread(await env.saver.exportThread(threads[i]!));
+        expect(memoryIds(twin, threads[i]!)).toEqual(await idsByNamespace(env.pool, threads[i]!));
       }
       const onMemory = await twin.prune({ ...options, threadIds: threads });
-      const onPostgres = await saver.prune({ ...options, threadIds: threads });
-      for (const thread of threads) expect(memoryIds(twin, thread), thread).toEqual(await idsByNamespace(pool, thread));
+      const onPostgres = await env.saver.prune({ ...options, threadIds: threads });
+      for (const thread of threads) expect(memoryIds(twin, thread), thread).toEqual(await idsByNamespace(env.pool, thread));
       expect({ ...onMemory, blobs: 0 }).toEqual({ ...onPostgres, blobs: 0 });
       expect(onPostgres.checkpoints).toBeGreaterThan(0);
     });
@@ -96,19 +85,19 @@ describe("same data, same prune, same survivors", () => {
     const twin = memory();
     const threads = sources.map((source) => `${source}/old`);
     for (const [i, source] of sources.entries()) {
-      await copyThread(pool, source, threads[i]!);
-      if (i % 2 === 0) await ageThread(pool, threads[i]!, 40 * DAY);
-      await twin.importThread(await saver.exportThread(threads[i]!));
+      await copyThread(env.pool, source, threads[i]!);
+      if (i % 2 === 0) await ageThread(env.pool, threads[i]!, 40 * DAY);
+      await twin.importThread(await env.saver.exportThread(threads[i]!));
     }
     const options: PruneOptions = { olderThan: "30d", keepLast: 2, threadIds: threads };
     const dry = await twin.prune({ ...options, dryRun: true });
-    expect({ ...dry, blobs: 0 }).toEqual({ ...(await saver.prune({ ...options, dryRun: true })), blobs: 0 });
+    expect({ ...dry, blobs: 0 }).toEqual({ ...(await env.saver.prune({ ...options, dryRun: true })), blobs: 0 });
     const onMemory = await twin.prune(options);
-    const onPostgres = await saver.prune(options);
+    const onPostgres = await env.saver.prune(options);
     expect({ ...onMemory, blobs: 0 }).toEqual({ ...onPostgres, blobs: 0 });
     expect({ ...dry, dryRun: false }).toEqual(onMemory);
     expect(onMemory.threadsDeleted).toBe(2);
-    for (const thread of threads) expect(memoryIds(twin, thread), thread).toEqual(await idsByNamespace(pool, thread));
+    for (const thread of threads) expect(memoryIds(twin, thread), thread).toEqual(await idsByNamespace(env.pool, thread));
   });
 });
 

@@ -1,14 +1,12 @@
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
 import { fileURLToPath } from "node:url";
-import pg from "pg";
 import { Registry } from "prom-client";
-import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { type Checkpointer, MemoryCheckpointer, PostgresSaver, createCheckpointer } from "../../src/index.js";
-import { useTestDatabase } from "../support/database.js";
 import { approve, toolGraph, toolGraphStart } from "../support/graphs.js";
 import { parseMetrics, valueOf } from "../support/prometheus.js";
-import { ageThread, idsByNamespace, quietLogger, recordingLogger, rowsPerThread } from "../support/prune.js";
+import { ageThread, idsByNamespace, quietLogger, recordingLogger, rowsPerThread, usePruneDatabase } from "../support/prune.js";
 
 /**
  * Automatic retention (`retention: { keepLast, olderThan, every }`): a real
@@ -18,9 +16,7 @@ import { ageThread, idsByNamespace, quietLogger, recordingLogger, rowsPerThread 
  * LANGGRAPH_CHECKPOINT_RETENTION_* variables turn it on through
  * `createCheckpointer()`.
  */
-const db = useTestDatabase();
-let pool: pg.Pool;
-let saver: PostgresSaver;
+const env = usePruneDatabase();
 const run = promisify(execFile);
 
 const config = (thread: string) => ({ configurable: { thread_id: thread } });
@@ -28,16 +24,7 @@ const DAY = 86_400_000;
 /** Generous: the first run comes within `every` ("1s"); this only bounds a broken test. */
 const WAIT = { timeout: 15_000, interval: 100 };
 
-beforeAll(async () => {
-  pool = new pg.Pool({ connectionString: db.url() });
-  saver = new PostgresSaver(pool, undefined, { logger: quietLogger });
-  await saver.setup();
-});
 
-afterAll(async () => {
-  await saver?.end();
-  await pool?.end();
-});
 
 /** A toolGraph thread at its second interrupt: several checkpoints, pending writes on the newest. */
 async function toolThread(checkpointer: Checkpointer | PostgresSaver, thread: string) {
@@ -52,21 +39,21 @@ async function metric(registry: Registry, name: string, labels: Record<string, s
 
 describe("automatic retention", () => {
   it("prunes on its own; each run is counted and logged at info level with what it removed; end() stops it", async () => {
-    await pool.query("TRUNCATE checkpoints, checkpoint_blobs, checkpoint_writes");
-    await toolThread(saver, "auto-1");
-    await toolThread(saver, "auto-2");
-    const before = await rowsPerThread(pool);
+    await env.pool.query("TRUNCATE checkpoints, checkpoint_blobs, checkpoint_writes");
+    await toolThread(env.saver, "auto-1");
+    await toolThread(env.saver, "auto-2");
+    const before = await rowsPerThread(env.pool);
     const registry = new Registry();
     const logger = recordingLogger();
-    const auto = PostgresSaver.fromConnString(db.url(), { retention: { keepLast: 1, every: "1s" }, metrics: { registry }, logger });
+    const auto = PostgresSaver.fromConnString(env.url(), { retention: { keepLast: 1, every: "1s" }, metrics: { registry }, logger });
     try {
       await vi.waitFor(async () => expect(await metric(registry, "langgraph_checkpoint_retention_runs_total", { status: "ok" })).toBeGreaterThanOrEqual(1), WAIT);
-      for (const thread of ["auto-1", "auto-2"]) expect((await idsByNamespace(pool, thread))[""]).toHaveLength(1);
+      for (const thread of ["auto-1", "auto-2"]) expect((await idsByNamespace(env.pool, thread))[""]).toHaveLength(1);
       const runs = logger.calls.filter((c) => c.message === "retention: pruned checkpoints");
       expect(runs.length).toBeGreaterThanOrEqual(1);
       for (const c of runs) expect(c.level).toBe("info");
       expect(runs[0]!.fields).toMatchObject({ keep_last: 1, threads: 2, threads_deleted: 0 });
-      const after = await rowsPerThread(pool);
+      const after = await rowsPerThread(env.pool);
       const removed = (i: 0 | 1 | 2) => Object.keys(before).reduce((n, t) => n + before[t]![i] - after[t]![i], 0);
       expect(runs[0]!.fields).toMatchObject({ checkpoints: removed(0), blobs: removed(1), writes: removed(2) });
       expect(removed(0)).toBeGreaterThan(0);
@@ -92,14 +79,14 @@ describe("automatic retention", () => {
   });
 
   it("olderThan: idle threads are deleted whole on their own, young ones stay", async () => {
-    await toolThread(saver, "auto-old");
-    await toolThread(saver, "auto-young");
-    await ageThread(pool, "auto-old", 3 * DAY);
+    await toolThread(env.saver, "auto-old");
+    await toolThread(env.saver, "auto-young");
+    await ageThread(env.pool, "auto-old", 3 * DAY);
     const registry = new Registry();
-    const auto = new PostgresSaver(pool, undefined, { retention: { olderThan: "2d", every: "1s" }, metrics: { registry }, logger: quietLogger });
+    const auto = new PostgresSaver(env.pool, undefined, { retention: { olderThan: "2d", every: "1s" }, metrics: { registry }, logger: quietLogger });
     try {
-      await vi.waitFor(async () => expect((await rowsPerThread(pool))["auto-old"]).toBeUndefined(), WAIT);
-      expect((await rowsPerThread(pool))["auto-young"]).toBeDefined();
+      await vi.waitFor(async () => expect((await rowsPerThread(env.pool))["auto-old"]).toBeUndefined(), WAIT);
+      expect((await rowsPerThread(env.pool))["auto-young"]).toBeDefined();
       expect(await metric(registry, "langgraph_checkpoint_retention_runs_total", { status: "ok" })).toBeGreaterThanOrEqual(1);
     } finally {
       await auto.end();
@@ -107,12 +94,12 @@ describe("automatic retention", () => {
   });
 
   it("a failing run (its schema dropped) is logged at warn level and counted as an error, never thrown; runs go on", async () => {
-    const setup = new PostgresSaver(pool, undefined, { schema: "dropped", logger: quietLogger });
+    const setup = new PostgresSaver(env.pool, undefined, { schema: "dropped", logger: quietLogger });
     await setup.setup();
-    await pool.query("DROP SCHEMA dropped CASCADE");
+    await env.pool.query("DROP SCHEMA dropped CASCADE");
     const registry = new Registry();
     const logger = recordingLogger();
-    const auto = new PostgresSaver(pool, undefined, { schema: "dropped", retention: { keepLast: 3, every: "1s" }, metrics: { registry }, logger });
+    const auto = new PostgresSaver(env.pool, undefined, { schema: "dropped", retention: { keepLast: 3, every: "1s" }, metrics: { registry }, logger });
     try {
       await vi.waitFor(async () => expect(await metric(registry, "langgraph_checkpoint_retention_runs_total", { status: "error" })).toBeGreaterThanOrEqual(2), WAIT);
       const failures = logger.calls.filter((c) => c.message.startsWith("retention: prune failed"));
@@ -138,7 +125,7 @@ describe("automatic retention", () => {
       await saver.setup();
       new MemoryCheckpointer(undefined, undefined, { retention: { keepLast: 5, every: "2s" }, metrics: false });
       console.log("ready");`;
-    const { stdout } = await run(process.execPath, ["--input-type=module", "-e", script, db.url()], { timeout: 20_000 });
+    const { stdout } = await run(process.execPath, ["--input-type=module", "-e", script, env.url()], { timeout: 20_000 });
     expect(stdout).toContain("ready");
     expect(fileURLToPath(dist)).toMatch(/dist/);
   });
@@ -146,22 +133,22 @@ describe("automatic retention", () => {
 
 describe("retention from the environment, through createCheckpointer()", () => {
   it("LANGGRAPH_CHECKPOINT_RETENTION_KEEP_LAST / _OLDER_THAN / _EVERY turn it on, on Postgres and in memory", async () => {
-    await pool.query("TRUNCATE checkpoints, checkpoint_blobs, checkpoint_writes");
-    await toolThread(saver, "env-keep");
-    await toolThread(saver, "env-old");
-    await ageThread(pool, "env-old", 10 * DAY);
-    const env = {
+    await env.pool.query("TRUNCATE checkpoints, checkpoint_blobs, checkpoint_writes");
+    await toolThread(env.saver, "env-keep");
+    await toolThread(env.saver, "env-old");
+    await ageThread(env.pool, "env-old", 10 * DAY);
+    const variables = {
       LANGGRAPH_CHECKPOINT_RETENTION_KEEP_LAST: "2",
       LANGGRAPH_CHECKPOINT_RETENTION_OLDER_THAN: "7d",
       LANGGRAPH_CHECKPOINT_RETENTION_EVERY: "1s",
     };
     const logger = recordingLogger();
-    const fromEnv = await createCheckpointer({ url: db.url(), env, logger, metrics: { registry: new Registry() } });
-    const memory = await createCheckpointer({ url: "memory", env, logger: quietLogger, metrics: { registry: new Registry() } });
+    const fromEnv = await createCheckpointer({ url: env.url(), env: variables, logger, metrics: { registry: new Registry() } });
+    const memory = await createCheckpointer({ url: "memory", env: variables, logger: quietLogger, metrics: { registry: new Registry() } });
     try {
       expect(fromEnv).toBeInstanceOf(PostgresSaver);
-      await vi.waitFor(async () => expect(Object.keys(await rowsPerThread(pool))).toEqual(["env-keep"]), WAIT);
-      await vi.waitFor(async () => expect((await idsByNamespace(pool, "env-keep"))[""]).toHaveLength(2), WAIT);
+      await vi.waitFor(async () => expect(Object.keys(await rowsPerThread(env.pool))).toEqual(["env-keep"]), WAIT);
+      await vi.waitFor(async () => expect((await idsByNamespace(env.pool, "env-keep"))[""]).toHaveLength(2), WAIT);
       expect(logger.calls.find((c) => c.message === "retention: pruned checkpoints")!.fields)
         .toMatchObject({ keep_last: 2, older_than: "7d" });
 

@@ -1,6 +1,8 @@
 import type { CheckpointTuple } from "@langchain/langgraph-checkpoint";
 import pg from "pg";
-import type { Logger } from "../../src/index.js";
+import { afterAll, beforeAll } from "vitest";
+import { type Logger, PostgresSaver } from "../../src/index.js";
+import { useTestDatabase } from "./database.js";
 import { plain } from "./graphs.js";
 
 /**
@@ -17,6 +19,37 @@ export interface LogCall {
   level: "debug" | "info" | "warn" | "error";
   message: string;
   fields: Record<string, unknown> | undefined;
+}
+
+export interface PruneDatabase {
+  url(): string;
+  /** A plain pool on the file's database, and a quiet saver on it (set up). */
+  pool: pg.Pool;
+  saver: PostgresSaver;
+  /** With `recording`: a second saver whose pool records every statement it sends. */
+  recorder: ReturnType<typeof recordingPool>;
+  pruner: PostgresSaver;
+}
+
+/** A retention test file's database and savers, opened before its tests and closed after. */
+export function usePruneDatabase(options: { recording?: boolean } = {}): PruneDatabase {
+  const db = useTestDatabase();
+  const env = { url: () => db.url() } as PruneDatabase;
+  beforeAll(async () => {
+    env.pool = new pg.Pool({ connectionString: db.url() });
+    env.saver = new PostgresSaver(env.pool, undefined, { logger: quietLogger });
+    await env.saver.setup();
+    if (!options.recording) return;
+    env.recorder = recordingPool(db.url());
+    env.pruner = new PostgresSaver(env.recorder.pool, undefined, { logger: quietLogger });
+  });
+  afterAll(async () => {
+    await env.pruner?.end();
+    await env.recorder?.pool.end();
+    await env.saver?.end();
+    await env.pool?.end();
+  });
+  return env;
 }
 
 /** A logger that records every call. */
