@@ -16,8 +16,8 @@ import { requireKey } from "./input.js";
 import { nextChannelVersion } from "./versions.js";
 import { type PruneOptions, type PruneResult, type RetentionOptions, resolvePrune, resolveRetention } from "./retention/options.js";
 import { pruneMemory } from "./retention/prune-memory.js";
-import { RetentionSchedule } from "./retention/schedule.js";
-import type { ImportResult, ThreadExport } from "./transfer/document.js";
+import { type RetentionSchedule, startRetention } from "./retention/schedule.js";
+import { type ImportResult, type ThreadExport, threadIdOf } from "./transfer/document.js";
 import { exportMemory, importMemory } from "./transfer/memory.js";
 
 export interface MemoryCheckpointerOptions extends ObservabilityOptions {
@@ -61,10 +61,7 @@ export class MemoryCheckpointer extends MemorySaver {
       circuitState: () => "closed",
     };
     this.detachMetrics = metrics?.attach(this.metricSource) ?? (() => {});
-    if (retention) {
-      this.retention = new RetentionSchedule(retention, (o) => this.prune(o), settings.logger, (ok) => this.instrumentation.retentionRan(ok));
-      this.retention.start();
-    }
+    this.retention = startRetention(retention, (o) => this.prune(o), settings.logger, (ok) => this.instrumentation.retentionRan(ok));
   }
 
   async setup(): Promise<void> {}
@@ -144,8 +141,7 @@ export class MemoryCheckpointer extends MemorySaver {
 
   /** As `PostgresSaver.importThread()`: all or nothing, and importing twice changes nothing. */
   importThread(doc: ThreadExport): Promise<ImportResult> {
-    const threadId = textOrUndefined((doc as { thread_id?: unknown } | null)?.thread_id);
-    return this.instrumentation.run("importThread", { threadId }, async (stats) => {
+    return this.instrumentation.run("importThread", { threadId: threadIdOf(doc) }, async (stats) => {
       const result = await importMemory(this, doc);
       stats.rows = result.imported.checkpoints + result.imported.blobs + result.imported.writes;
       return result;

@@ -35,8 +35,8 @@ import type { DeltaHistoryRow, LegacySendsRow, Statements, TupleRow } from "./sq
 import { Store, attachStore } from "./store.js";
 import { type PruneOptions, type PruneResult, resolvePrune } from "./retention/options.js";
 import { prunePostgres } from "./retention/prune.js";
-import { RetentionSchedule } from "./retention/schedule.js";
-import type { ImportResult, ThreadExport } from "./transfer/document.js";
+import { type RetentionSchedule, startRetention } from "./retention/schedule.js";
+import { type ImportResult, type ThreadExport, threadIdOf } from "./transfer/document.js";
 import { exportPostgres, importPostgres } from "./transfer/postgres.js";
 
 /**
@@ -101,11 +101,7 @@ export class PostgresSaver extends BaseCheckpointSaver {
       this.monitor = new HealthMonitor(this.options.healthMonitor, () => this.connections.probe(timeoutMs));
       this.monitor.start();
     }
-    if (this.options.retention) {
-      const { logger } = this.options;
-      this.retention = new RetentionSchedule(this.options.retention, (o) => this.prune(o), logger, (ok) => this.instrumentation.retentionRan(ok));
-      this.retention.start();
-    }
+    this.retention = startRetention(this.options.retention, (o) => this.prune(o), logger, (ok) => this.instrumentation.retentionRan(ok));
   }
 
   /** Creates a saver with its own pool; `end()` closes that pool. */
@@ -331,8 +327,7 @@ export class PostgresSaver extends BaseCheckpointSaver {
    * exist are kept as they are, so importing twice changes nothing.
    */
   async importThread(doc: ThreadExport): Promise<ImportResult> {
-    const threadId = textOrUndefined((doc as { thread_id?: unknown } | null)?.thread_id);
-    return this.instrumentation.run("importThread", { threadId }, (stats) => importPostgres(this.store, doc, stats));
+    return this.instrumentation.run("importThread", { threadId: threadIdOf(doc) }, (stats) => importPostgres(this.store, doc, stats));
   }
 
   /**

@@ -1,5 +1,5 @@
 import { type Checkpoint, type CheckpointMetadata, type MemorySaver, TASKS } from "@langchain/langgraph-checkpoint";
-import type { PruneResult, ResolvedPrune } from "./options.js";
+import { type PruneResult, type ResolvedPrune, expiryCutoff, isExpired } from "./options.js";
 import { type CheckpointNode, planPrune } from "./plan.js";
 
 /**
@@ -11,7 +11,7 @@ import { type CheckpointNode, planPrune } from "./plan.js";
  */
 export async function pruneMemory(saver: MemorySaver, options: ResolvedPrune): Promise<PruneResult> {
   const result: PruneResult = { dryRun: options.dryRun, threads: 0, threadsDeleted: 0, checkpoints: 0, writes: 0, blobs: 0 };
-  const cutoff = options.olderThanMs === undefined ? undefined : Date.now() - options.olderThanMs;
+  const cutoff = expiryCutoff(options);
   const threadIds = options.threadIds ?? Object.keys(saver.storage).sort();
   for (const threadId of threadIds) {
     const namespaces = saver.storage[threadId];
@@ -24,8 +24,7 @@ export async function pruneMemory(saver: MemorySaver, options: ResolvedPrune): P
       if (latest !== undefined && (newest === undefined || latest.id > newest.id)) newest = { id: latest.id, ts: latest.ts };
       if (options.keepLast !== undefined && nodes.length > options.keepLast) plans.set(ns, planPrune(nodes, options.keepLast));
     }
-    const time = typeof newest?.ts === "string" ? Date.parse(newest.ts) : Number.NaN;
-    if (cutoff !== undefined && Number.isFinite(time) && time < cutoff) {
+    if (isExpired(newest?.ts, cutoff)) {
       // A graph may have written to it while the plan was made (the awaits
       // above): then it was resumed, and is left alone, as on Postgres.
       if (newestId(saver, threadId) === newest!.id) removeThread(saver, threadId, options.dryRun, result);

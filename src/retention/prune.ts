@@ -1,7 +1,7 @@
 import type { OperationStats } from "../observe/instrument.js";
 import type { ReferencedValuesRow, SkeletonRow, ThreadPageRow } from "../sql/retention.js";
 import type { Store } from "../store.js";
-import type { PruneCounts, PruneResult, ResolvedPrune } from "./options.js";
+import { type PruneCounts, type PruneResult, type ResolvedPrune, expiryCutoff, isExpired } from "./options.js";
 import { type CheckpointNode, planPrune } from "./plan.js";
 
 /** Threads fetched per statement while scanning: a page is a few KiB and one round trip per 100 threads. */
@@ -47,7 +47,7 @@ class PruneRun {
     private readonly onRemoved: (counts: PruneCounts) => void,
   ) {
     this.sql = store.sql.retention;
-    this.cutoff = options.olderThanMs === undefined ? undefined : Date.now() - options.olderThanMs;
+    this.cutoff = expiryCutoff(options);
     this.result = { dryRun: options.dryRun, threads: 0, threadsDeleted: 0, checkpoints: 0, writes: 0, blobs: 0 };
   }
 
@@ -56,7 +56,7 @@ class PruneRun {
     let cursor: string | null = null;
     for (;;) {
       const page: ThreadPageRow[] = await this.query<ThreadPageRow>(this.sql.threadPage, [cursor, this.options.threadIds ?? null, THREAD_PAGE_SIZE]);
-      const expired = page.filter((thread) => this.isExpired(thread));
+      const expired = page.filter((thread) => isExpired(thread.newest_ts, this.cutoff));
       await this.deleteWholeThreads(expired);
       for (const thread of page) {
         if (expired.includes(thread)) continue;
@@ -66,13 +66,6 @@ class PruneRun {
       if (page.length < THREAD_PAGE_SIZE) return;
       cursor = page.at(-1)!.thread_id;
     }
-  }
-
-  /** Its newest checkpoint is older than `olderThan`. A timestamp that does not parse never expires a thread. */
-  private isExpired(thread: ThreadPageRow): boolean {
-    if (this.cutoff === undefined || thread.newest_ts === null) return false;
-    const time = Date.parse(thread.newest_ts);
-    return Number.isFinite(time) && time < this.cutoff;
   }
 
   /**

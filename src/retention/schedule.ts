@@ -4,6 +4,19 @@ import { errorCode } from "../observe/instrument.js";
 import type { Logger } from "../observe/options.js";
 import type { PruneOptions, PruneResult, ResolvedRetention } from "./options.js";
 
+/** A started schedule when `settings` turn retention on; undefined when it is off. */
+export function startRetention(
+  settings: ResolvedRetention | false,
+  prune: (options: PruneOptions) => Promise<PruneResult>,
+  logger: Logger,
+  onRun: (ok: boolean) => void,
+): RetentionSchedule | undefined {
+  if (!settings) return undefined;
+  const schedule = new RetentionSchedule(settings, prune, logger, onRun);
+  schedule.start();
+  return schedule;
+}
+
 /**
  * Automatic retention: `prune()` on a timer. Runs never overlap (the next
  * is scheduled when one ends), the timer never keeps the process alive, and

@@ -71,6 +71,12 @@ export interface ImportResult {
   skipped: { checkpoints: number; blobs: number; writes: number };
 }
 
+/** The thread a (possibly malformed) document names, for logs and spans; never throws. */
+export function threadIdOf(doc: unknown): string | undefined {
+  const id = (doc as { thread_id?: unknown } | null | undefined)?.thread_id;
+  return typeof id === "string" ? id : undefined;
+}
+
 const COMPRESSED_TYPE = new RegExp(`\\+(?:${CODEC_NAMES.join("|")})$`);
 
 /**

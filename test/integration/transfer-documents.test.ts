@@ -124,7 +124,7 @@ describe("idempotent", () => {
     const target = kind === "postgres" ? await schemaSaver("moved_on") : new MemoryCheckpointer();
     await target.importThread(doc);
     // The copy goes on: the approval is given there, and the agent's second round interrupts again.
-    await toolGraph(target, []).invoke(approve() as never, config);
+    await toolGraph(target, []).invoke(approve(), config);
     const moved = await threadView(target, threadId);
     expect(moved.length).toBeGreaterThan(doc.counts.checkpoints);
     const result = await target.importThread(doc);

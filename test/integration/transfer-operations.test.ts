@@ -50,8 +50,8 @@ describe("a database written by the official saver (schema v4, no task_path)", (
     const log: Log = [];
     const resume = async (saver: OfficialSaver | PostgresSaver, into: Log) => {
       const graph = toolGraph(saver, into);
-      await graph.invoke(approve() as never, config);
-      await graph.invoke(approve() as never, config);
+      await graph.invoke(approve(), config);
+      await graph.invoke(approve(), config);
       return canon((await graph.getState(config)).values);
     };
     const expected = await resume(official, expectedLog);

@@ -1,5 +1,5 @@
 import { HumanMessage, isBaseMessage } from "@langchain/core/messages";
-import { Command, GraphRecursionError } from "@langchain/langgraph";
+import { GraphRecursionError } from "@langchain/langgraph";
 import {
   type BaseCheckpointSaver,
   type CheckpointTuple,
@@ -161,8 +161,8 @@ export const scenarios: Scenario[] = [
     },
     async resume(saver, log, config) {
       const graph = toolGraph(saver, log);
-      await graph.invoke(approve() as never, config);
-      await graph.invoke(approve() as never, config);
+      await graph.invoke(approve(), config);
+      await graph.invoke(approve(), config);
       return finalState(graph, config);
     },
     stored: ["agent:1", "tool:call-add-1", "tool:call-mul-1", "tool:call-pow-1"],
@@ -202,7 +202,7 @@ export const scenarios: Scenario[] = [
     },
     async resume(saver, log, config) {
       const graph = subgraphGraph(saver, log);
-      await graph.invoke(new Command({ resume: "ok" }) as never, config);
+      await graph.invoke(approve("ok"), config);
       return finalState(graph, config);
     },
     stored: ["prepare", "draft", "polish"],
