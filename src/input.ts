@@ -1,8 +1,7 @@
 import type { RunnableConfig } from "@langchain/core/runnables";
 import type { CheckpointListOptions } from "@langchain/langgraph-checkpoint";
 import { InvalidInputError } from "./errors.js";
-import { describe } from "./checks.js";
-import { filterToStorableJson } from "./metadata.js";
+import { describe } from "./config/checks.js";
 
 /**
  * Checks on what callers pass in, done before any serialization or SQL so a
@@ -73,7 +72,8 @@ export interface ListQuery {
   threadId: string | null;
   ns: string | null;
   checkpointId: string | null;
-  filterJson: string | null;
+  /** The metadata filter; null when absent or empty. */
+  filter: Record<string, unknown> | null;
   before: string | null;
   /** Rows wanted in all; Infinity without a limit. */
   limit: number;
@@ -99,7 +99,7 @@ export function listQuery(config: RunnableConfig, options: CheckpointListOptions
     threadId: threadId ?? null,
     ns,
     checkpointId: checkpointId ?? null,
-    filterJson: filter !== null && Object.keys(filter).length > 0 ? filterToStorableJson(filter) : null,
+    filter: filter !== null && Object.keys(filter).length > 0 ? filter : null,
     before: before ?? null,
     limit: limit ?? Number.POSITIVE_INFINITY,
   };

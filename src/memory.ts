@@ -8,13 +8,13 @@ import {
   type PendingWrite,
   type SerializerProtocol,
 } from "@langchain/langgraph-checkpoint";
-import type { HealthReport } from "./health.js";
+import type { HealthReport } from "./connection/health.js";
 import { Instrumentation, targetOf, textOrUndefined } from "./observe/instrument.js";
 import { CheckpointMetrics, type MetricSource } from "./observe/metrics.js";
-import { type ObservabilityOptions, resolveObservability } from "./observe/options.js";
+import { type ObservabilityOptions, resolveObservability } from "./config/observability.js";
 import { requireKey } from "./input.js";
-import { nextChannelVersion } from "./versions.js";
-import { type PruneOptions, type PruneResult, type RetentionOptions, resolvePrune, resolveRetention } from "./retention/options.js";
+import { nextChannelVersion } from "./codec/versions.js";
+import { type PruneOptions, type PruneResult, type RetentionOptions, resolvePrune, resolveRetention } from "./config/retention.js";
 import { pruneMemory } from "./retention/prune-memory.js";
 import { type RetentionSchedule, startRetention } from "./retention/schedule.js";
 import { type ImportResult, type ThreadExport, threadIdOf } from "./transfer/document.js";

@@ -12,7 +12,7 @@ import {
   type PendingWrite,
   type SerializerProtocol,
 } from "@langchain/langgraph-checkpoint";
-import { type BlobLoader, decodeAll, decodeTuple } from "./decode.js";
+import { type BlobLoader, decodeAll, decodeTuple } from "./codec/decode.js";
 import {
   CheckpointerDatabaseError,
   CheckpointerError,
@@ -20,20 +20,21 @@ import {
   InvalidInputError,
   isTransient,
 } from "./errors.js";
-import { Executor } from "./executor.js";
-import { type HealthReport, HealthMonitor, healthStatus } from "./health.js";
+import { Executor } from "./connection/executor.js";
+import { type HealthReport, HealthMonitor, healthStatus } from "./connection/health.js";
 import { type ListQuery, listQuery, namespaceOf, optionalKey, requireConfigurable, requireKey } from "./input.js";
 import { Instrumentation, type OperationStats, targetOf, textOrUndefined } from "./observe/instrument.js";
 import { CheckpointMetrics, type MetricSource } from "./observe/metrics.js";
-import { runMigrations } from "./migrator.js";
-import { describe } from "./checks.js";
-import { type PostgresSaverOptions, type ResolvedOptions, resolveOptions } from "./options.js";
-import { ConnectionSource, type PgPool, createPool } from "./pool.js";
-import { nextChannelVersion } from "./versions.js";
-import { attachLegacySends } from "./legacy-sends.js";
+import { runMigrations } from "./schema/migrator.js";
+import { describe } from "./config/checks.js";
+import { type PostgresSaverOptions, type ResolvedOptions, resolveOptions } from "./config/options.js";
+import { ConnectionSource, type PgPool, createPool } from "./connection/pool.js";
+import { filterToStorableJson } from "./codec/metadata.js";
+import { nextChannelVersion } from "./codec/versions.js";
+import { attachLegacySends } from "./codec/legacy-sends.js";
 import type { DeltaHistoryRow, LegacySendsRow, Statements, TupleRow } from "./sql/index.js";
-import { Store, attachStore } from "./store.js";
-import { type PruneOptions, type PruneResult, resolvePrune } from "./retention/options.js";
+import { Database, attachDatabase } from "./database.js";
+import { type PruneOptions, type PruneResult, resolvePrune } from "./config/retention.js";
 import { prunePostgres } from "./retention/prune.js";
 import { type RetentionSchedule, startRetention } from "./retention/schedule.js";
 import { type ImportResult, type ThreadExport, threadIdOf } from "./transfer/document.js";
@@ -49,7 +50,7 @@ export class PostgresSaver extends BaseCheckpointSaver {
   readonly pool: PgPool;
   private readonly options: ResolvedOptions;
   private readonly sql: Statements;
-  private readonly store: Store;
+  private readonly database: Database;
   /** True when `fromConnString` created the pool, so `end()` closes it. */
   private ownsPool = false;
   private readonly connections: ConnectionSource;
@@ -89,9 +90,9 @@ export class PostgresSaver extends BaseCheckpointSaver {
     this.detachMetrics = metrics?.attach(this.metricSource) ?? (() => {});
     this.connections = new ConnectionSource(pool, this.options.healthCheckIdleMs, (ok) => this.instrumentation.healthChecked(ok));
     this.executor = new Executor(this.connections, this.options, (operation) => this.instrumentation.retried(operation));
-    this.store = new Store(this.executor, this.serde, this.options, this.serde instanceof JsonPlusSerializer);
-    this.sql = this.store.sql.checkpoints;
-    attachStore(this, this.store);
+    this.database = new Database(this.executor, this.serde, this.options, this.serde instanceof JsonPlusSerializer);
+    this.sql = this.database.sql.checkpoints;
+    attachDatabase(this, this.database);
     // pg emits "error" on the pool when an idle connection dies (server
     // restart, idle reaper, network drop); without a listener Node treats it
     // as unhandled and kills the process. The dead client is discarded by pg.
@@ -191,6 +192,7 @@ export class PostgresSaver extends BaseCheckpointSaver {
    */
   async *list(config: RunnableConfig, options?: CheckpointListOptions): AsyncGenerator<CheckpointTuple> {
     let query: ListQuery | undefined;
+    let filterJson: string | null = null;
     let remaining = Number.POSITIVE_INFINITY;
     let cursor: [string, string, string] | [null, null, null] = [null, null, null];
     do {
@@ -198,11 +200,12 @@ export class PostgresSaver extends BaseCheckpointSaver {
         // Checked inside the first page's operation, so bad input shows in the metrics like any failure.
         if (query === undefined) {
           query = listQuery(config, options);
+          filterJson = query.filter === null ? null : filterToStorableJson(query.filter);
           remaining = query.limit;
         }
         const size = Math.min(this.options.listPageSize, remaining);
         if (size === 0) return [[], [], 0] as const;
-        const { threadId, ns, checkpointId, filterJson, before } = query;
+        const { threadId, ns, checkpointId, before } = query;
         const page = await this.query<TupleRow>("list", this.sql.listPage, [
           threadId, ns, checkpointId, filterJson, before, ...cursor, size,
         ], stats);
@@ -231,7 +234,7 @@ export class PostgresSaver extends BaseCheckpointSaver {
       const threadId = requireKey(configurable.thread_id, "thread_id", "put");
       const ns = namespaceOf(configurable, "put");
       const parentId = optionalKey(configurable.checkpoint_id, "checkpoint_id", "put");
-      const encoded = await this.store.encoder.checkpoint(checkpoint, metadata, newVersions, "put", stats);
+      const encoded = await this.database.encoder.checkpoint(checkpoint, metadata, newVersions, "put", stats);
       const { blobs } = encoded;
       await this.query("put", this.sql.put, [
         threadId, ns,
@@ -250,7 +253,7 @@ export class PostgresSaver extends BaseCheckpointSaver {
       const checkpointId = requireKey(configurable.checkpoint_id, "checkpoint_id", "putWrites");
       const task = requireKey(taskId, "taskId", "putWrites");
       const path = taskPath === undefined || taskPath === null ? "" : optionalKey(taskPath, "taskPath", "putWrites") ?? "";
-      const encoded = await this.store.encoder.writes(writes, "putWrites", stats);
+      const encoded = await this.database.encoder.writes(writes, "putWrites", stats);
       if (encoded.idx.length === 0) return;
       await this.query("putWrites", this.sql.putWrites, [
         threadId, ns, checkpointId, task, path,
@@ -307,7 +310,7 @@ export class PostgresSaver extends BaseCheckpointSaver {
    */
   async prune(options: PruneOptions): Promise<PruneResult> {
     return this.instrumentation.run("prune", {}, (stats) =>
-      prunePostgres(this.store, resolvePrune(options), stats, (removed) => this.instrumentation.pruned(removed)));
+      prunePostgres(this.database, resolvePrune(options), stats, (removed) => this.instrumentation.pruned(removed)));
   }
 
   /**
@@ -317,7 +320,7 @@ export class PostgresSaver extends BaseCheckpointSaver {
    */
   async exportThread(threadId: string): Promise<ThreadExport> {
     return this.instrumentation.run("exportThread", { threadId: textOrUndefined(threadId) }, (stats) =>
-      exportPostgres(this.store, requireKey(threadId, "threadId", "exportThread"), stats));
+      exportPostgres(this.database, requireKey(threadId, "threadId", "exportThread"), stats));
   }
 
   /**
@@ -327,7 +330,7 @@ export class PostgresSaver extends BaseCheckpointSaver {
    * exist are kept as they are, so importing twice changes nothing.
    */
   async importThread(doc: ThreadExport): Promise<ImportResult> {
-    return this.instrumentation.run("importThread", { threadId: threadIdOf(doc) }, (stats) => importPostgres(this.store, doc, stats));
+    return this.instrumentation.run("importThread", { threadId: threadIdOf(doc) }, (stats) => importPostgres(this.database, doc, stats));
   }
 
   /**
@@ -375,7 +378,7 @@ export class PostgresSaver extends BaseCheckpointSaver {
   }
 
   private loader(stats: OperationStats): BlobLoader {
-    return this.store.loader(stats);
+    return this.database.loader(stats);
   }
 
   /** Pending sends of pre-v4 checkpoints in `rows`: a second statement, only when there are any. */
@@ -384,7 +387,7 @@ export class PostgresSaver extends BaseCheckpointSaver {
   }
 
   private query<Row>(operation: string, text: string, values: unknown[], stats?: OperationStats): Promise<Row[]> {
-    return this.store.query<Row>(operation, text, values, stats);
+    return this.database.query<Row>(operation, text, values, stats);
   }
 
   private readonly onIdleClientError = (error: Error): void => {

@@ -1,6 +1,6 @@
 // The database a benchmark runs against: BENCH_DATABASE_URL, or an embedded
 // PostgreSQL started for the run (stopped by the returned `stop`).
-import { startEmbeddedPostgres } from "../../dist/esm/embedded.js";
+import { startEmbeddedPostgres } from "../../dist/esm/embedded/server.js";
 
 export async function benchDatabase() {
   if (process.env.BENCH_DATABASE_URL) return { url: process.env.BENCH_DATABASE_URL, stop: async () => {} };

@@ -1,8 +1,8 @@
-import { optionsFromEnv, urlFromEnv } from "../env.js";
+import { optionsFromEnv, urlFromEnv } from "../config/env.js";
 import { CheckpointerDatabaseError, SQLSTATE } from "../errors.js";
-import type { Logger } from "../observe/options.js";
+import type { Logger } from "../config/observability.js";
 import type { PostgresSaver } from "../saver.js";
-import type { Store } from "../store.js";
+import type { Database } from "../database.js";
 import { InputError } from "./args.js";
 import type { Context } from "./command.js";
 
@@ -15,7 +15,7 @@ import type { Context } from "./command.js";
  */
 export interface Connection {
   saver: PostgresSaver;
-  store: Store;
+  database: Database;
   schema: string;
 }
 
@@ -53,7 +53,7 @@ export function checkUrl(url: string, what: string): string {
 export async function connect(context: Context, target: Target): Promise<Connection> {
   const fromEnv = optionsFromEnv(context.io.env);
   // Loaded only now: `--help` and usage errors need none of LangGraph.
-  const [{ PostgresSaver }, { storeOf }] = await Promise.all([import("../saver.js"), import("../store.js")]);
+  const [{ PostgresSaver }, { databaseOf }] = await Promise.all([import("../saver.js"), import("../database.js")]);
   const saver = PostgresSaver.fromConnString(target.url, {
     // A long scan is expected to be slow; only an explicit LANGGRAPH_CHECKPOINT_SLOW_MS asks for those logs.
     slowOperationMs: false,
@@ -65,7 +65,7 @@ export async function connect(context: Context, target: Target): Promise<Connect
     metrics: false,
     tracing: false,
   });
-  return { saver, store: storeOf(saver), schema: target.schema };
+  return { saver, database: databaseOf(saver), schema: target.schema };
 }
 
 /** Runs `work` on a connection to `target` (the source database by default), and always closes it. */

@@ -1,4 +1,4 @@
-import { redactConnectionString } from "../redact.js";
+import { redactConnectionString } from "../config/redact.js";
 
 /**
  * Passwords kept out of what the tool prints. `redactConnectionString`

@@ -1,7 +1,7 @@
 import { ThreadNotFoundError } from "../errors.js";
 import { OperationStats } from "../observe/instrument.js";
 import type { HistoryRow } from "../sql/inspect.js";
-import type { Store } from "../store.js";
+import type { Database } from "../database.js";
 
 /**
  * A thread's history as an operator reads it: which step wrote which
@@ -40,10 +40,10 @@ export interface PendingWriteSummary {
 }
 
 /** The newest `limit` checkpoints of `threadId`, every namespace. Throws `ThreadNotFoundError` for an unknown thread. */
-export async function threadHistory(store: Store, threadId: string, options: { limit: number }): Promise<ThreadHistory> {
-  const sql = store.sql.inspect;
+export async function threadHistory(database: Database, threadId: string, options: { limit: number }): Promise<ThreadHistory> {
+  const sql = database.sql.inspect;
   // One snapshot, so the count and the rows agree while graphs keep writing.
-  const [size, rows] = await store.transaction("show", async (query) => [
+  const [size, rows] = await database.transaction("show", async (query) => [
     (await query<{ checkpoints: number; namespaces: number }>(sql.threadSize, [threadId]))[0]!,
     await query<HistoryRow>(sql.history, [threadId, options.limit]),
   ] as const, { readOnly: true });
@@ -53,7 +53,7 @@ export async function threadHistory(store: Store, threadId: string, options: { l
     const pending: PendingWriteSummary[] = [];
     for (const [task_id, channel, idx, type, data] of row.writes ?? []) {
       const write: PendingWriteSummary = { task_id, channel, idx };
-      if (data !== null) Object.assign(write, await shownValue(store, channel, type ?? "json", data));
+      if (data !== null) Object.assign(write, await shownValue(database, channel, type ?? "json", data));
       pending.push(write);
     }
     entries.push({
@@ -72,7 +72,7 @@ export async function threadHistory(store: Store, threadId: string, options: { l
 
 /** An `__error__` write's message, or an `__interrupt__` write's interrupt values. */
 async function shownValue(
-  store: Store,
+  database: Database,
   channel: string,
   type: string,
   base64: string,
@@ -80,7 +80,7 @@ async function shownValue(
   let value: unknown;
   try {
     // A loader per value: one that failed refuses everything after (see blobLoader).
-    value = await store.loader(new OperationStats())(type, Buffer.from(base64, "base64"));
+    value = await database.loader(new OperationStats())(type, Buffer.from(base64, "base64"));
   } catch (error) {
     return { value_error: error instanceof Error ? error.message : String(error) };
   }

@@ -1,5 +1,5 @@
-import { expand } from "../compaction.js";
-import type { Store } from "../store.js";
+import { expand } from "../codec/compaction.js";
+import type { Database } from "../database.js";
 import { countThreads } from "./threads.js";
 
 /**
@@ -33,13 +33,13 @@ export interface StorageStats {
 /** Compressed values inflated to estimate the compaction ratio: enough for a stable figure, cheap to inflate. */
 export const DEFAULT_SAMPLE_SIZE = 200;
 
-export async function storageStats(store: Store, options: { top: number; sample?: number }): Promise<StorageStats> {
-  const sql = store.sql.inspect;
-  const { checkpoints, blobs, writes } = store.tables;
-  const tables = await store.query<{ name: string; rows: string; bytes: string }>("stats", sql.tableSizes, [checkpoints, blobs, writes]);
-  const groups = await store.query<{ compressed: boolean; n: string; octets: string; stored: string }>("stats", sql.compression, []);
-  const sample = await store.query<{ type: string; blob: Uint8Array }>("stats", sql.compressedSample, [options.sample ?? DEFAULT_SAMPLE_SIZE]);
-  const largest = await store.query<{ thread_id: string; checkpoints: number; bytes: string }>("stats", sql.largestThreads, [options.top]);
+export async function storageStats(database: Database, options: { top: number; sample?: number }): Promise<StorageStats> {
+  const sql = database.sql.inspect;
+  const { checkpoints, blobs, writes } = database.tables;
+  const tables = await database.query<{ name: string; rows: string; bytes: string }>("stats", sql.tableSizes, [checkpoints, blobs, writes]);
+  const groups = await database.query<{ compressed: boolean; n: string; octets: string; stored: string }>("stats", sql.compression, []);
+  const sample = await database.query<{ type: string; blob: Uint8Array }>("stats", sql.compressedSample, [options.sample ?? DEFAULT_SAMPLE_SIZE]);
+  const largest = await database.query<{ thread_id: string; checkpoints: number; bytes: string }>("stats", sql.largestThreads, [options.top]);
 
   const group = (compressed: boolean) => {
     const row = groups.find((g) => g.compressed === compressed);
@@ -53,7 +53,7 @@ export async function storageStats(store: Store, options: { top: number; sample?
   for (const row of sample) {
     try {
       // One at a time, each bounded by maxPayloadBytes, as reads do.
-      const [, bytes] = await expand(row.type, row.blob, store.options.maxPayloadBytes);
+      const [, bytes] = await expand(row.type, row.blob, database.options.maxPayloadBytes);
       compressedBytes += row.blob.byteLength;
       inflatedBytes += bytes.byteLength;
     } catch {
@@ -63,7 +63,7 @@ export async function storageStats(store: Store, options: { top: number; sample?
   const octets = packed.octets + plain.octets;
   const stored = packed.stored_bytes + plain.stored_bytes;
   return {
-    threads: await countThreads(store),
+    threads: await countThreads(database),
     tables: tables.map((t) => ({ table: t.name, rows: Number(t.rows), bytes: Number(t.bytes) })),
     compression: {
       compressed: { values: packed.values, stored_bytes: packed.stored_bytes },

@@ -1,6 +1,6 @@
 import { InvalidInputError } from "../errors.js";
 import type { ThreadRow } from "../sql/inspect.js";
-import type { Store } from "../store.js";
+import type { Database } from "../database.js";
 
 /**
  * What an operator asks first: which threads exist, which are stuck. The
@@ -33,13 +33,13 @@ export interface ThreadList {
 }
 
 /** Threads newest first (by newest checkpoint id), optionally only those with `status`. */
-export async function listThreads(store: Store, options: { status?: ThreadStatus; limit: number }): Promise<ThreadList> {
+export async function listThreads(database: Database, options: { status?: ThreadStatus; limit: number }): Promise<ThreadList> {
   const { status, limit } = options;
   if (status !== undefined && !THREAD_STATUSES.includes(status)) {
     throw new InvalidInputError(`status must be one of ${THREAD_STATUSES.join(", ")}, got ${JSON.stringify(status)}`);
   }
   if (!Number.isSafeInteger(limit) || limit < 1) throw new InvalidInputError(`limit must be a positive integer, got ${limit}`);
-  const rows = await store.query<ThreadRow>("threads", store.sql.inspect.threads, [status ?? null, limit]);
+  const rows = await database.query<ThreadRow>("threads", database.sql.inspect.threads, [status ?? null, limit]);
   return {
     matching: rows[0]?.matching ?? 0,
     threads: rows.map((row) => ({
@@ -58,10 +58,10 @@ export async function listThreads(store: Store, options: { status?: ThreadStatus
 const THREAD_PAGE_SIZE = 500;
 
 /** Every thread id, in id order, a page at a time (memory stays bounded by one page). */
-export async function* allThreadIds(store: Store): AsyncGenerator<string> {
+export async function* allThreadIds(database: Database): AsyncGenerator<string> {
   let after: string | null = null;
   for (;;) {
-    const page: Array<{ thread_id: string }> = await store.query("threads", store.sql.inspect.threadIds, [after, THREAD_PAGE_SIZE]);
+    const page: Array<{ thread_id: string }> = await database.query("threads", database.sql.inspect.threadIds, [after, THREAD_PAGE_SIZE]);
     for (const row of page) yield row.thread_id;
     if (page.length < THREAD_PAGE_SIZE) return;
     after = page.at(-1)!.thread_id;
@@ -69,14 +69,14 @@ export async function* allThreadIds(store: Store): AsyncGenerator<string> {
 }
 
 /** How many threads hold checkpoints (for progress bars). */
-export async function countThreads(store: Store): Promise<number> {
-  const [row] = await store.query<{ n: number }>("threads", store.sql.inspect.threadCount, []);
+export async function countThreads(database: Database): Promise<number> {
+  const [row] = await database.query<{ n: number }>("threads", database.sql.inspect.threadCount, []);
   return row?.n ?? 0;
 }
 
 /** The ids among `threadIds` that have no checkpoint. */
-export async function missingThreads(store: Store, threadIds: readonly string[]): Promise<string[]> {
+export async function missingThreads(database: Database, threadIds: readonly string[]): Promise<string[]> {
   if (threadIds.length === 0) return [];
-  const rows = await store.query<{ id: string }>("threads", store.sql.inspect.missingThreads, [threadIds]);
+  const rows = await database.query<{ id: string }>("threads", database.sql.inspect.missingThreads, [threadIds]);
   return rows.map((row) => row.id);
 }

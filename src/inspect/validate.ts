@@ -1,7 +1,7 @@
 import { ThreadNotFoundError } from "../errors.js";
 import { OperationStats } from "../observe/instrument.js";
 import type { BlobRow, MissingBlobRow, MissingParentRow, WriteRow } from "../sql/inspect.js";
-import type { Store } from "../store.js";
+import type { Database } from "../database.js";
 import { allThreadIds, countThreads, missingThreads } from "./threads.js";
 
 /**
@@ -60,16 +60,16 @@ export interface ValidateOptions {
  */
 const VALUE_PAGE = { rows: 200, bytes: 32 * 1024 * 1024 };
 
-export async function validateThreads(store: Store, options: ValidateOptions = {}): Promise<ValidationReport> {
+export async function validateThreads(database: Database, options: ValidateOptions = {}): Promise<ValidationReport> {
   const report: ValidationReport = { threads: 0, checkpoints: 0, channel_versions: 0, blobs: 0, writes: 0, problems: [] };
   const { threadIds, onProgress, valuePage = VALUE_PAGE } = options;
   if (threadIds !== undefined) {
-    const [missing] = await missingThreads(store, threadIds);
+    const [missing] = await missingThreads(database, threadIds);
     if (missing !== undefined) throw new ThreadNotFoundError("validate", missing);
   }
-  const total = threadIds?.length ?? (onProgress ? await countThreads(store) : 0);
-  for await (const threadId of threadIds ?? allThreadIds(store)) {
-    const found = await validateThread(store, threadId, valuePage);
+  const total = threadIds?.length ?? (onProgress ? await countThreads(database) : 0);
+  for await (const threadId of threadIds ?? allThreadIds(database)) {
+    const found = await validateThread(database, threadId, valuePage);
     report.threads += 1;
     report.checkpoints += found.checkpoints;
     report.channel_versions += found.channel_versions;
@@ -83,10 +83,10 @@ export async function validateThreads(store: Store, options: ValidateOptions = {
 
 type ThreadReport = Omit<ValidationReport, "threads">;
 
-async function validateThread(store: Store, threadId: string, limit: { rows: number; bytes: number }): Promise<ThreadReport> {
-  const sql = store.sql.inspect;
+async function validateThread(database: Database, threadId: string, limit: { rows: number; bytes: number }): Promise<ThreadReport> {
+  const sql = database.sql.inspect;
   // The work may be retried as a whole, so it fills a fresh report each time.
-  return store.transaction("validate", async (query) => {
+  return database.transaction("validate", async (query) => {
     const report: ThreadReport = { checkpoints: 0, channel_versions: 0, blobs: 0, writes: 0, problems: [] };
     const problem = (p: Omit<Problem, "thread_id">) => report.problems.push({ thread_id: threadId, ...p });
     const [counts] = await query<{ checkpoints: number; versions: number }>(sql.validateCounts, [threadId]);
@@ -120,7 +120,7 @@ async function validateThread(store: Store, threadId: string, limit: { rows: num
         report.blobs += 1;
         // "empty" marks a channel version without a value: there is nothing to decode.
         if (row.type === "empty") continue;
-        const failure = await decodeFailure(store, row.type, row.blob);
+        const failure = await decodeFailure(database, row.type, row.blob);
         if (failure === undefined) continue;
         const [users] = await query<{ first_id: string | null; n: number }>(sql.blobUsers, [threadId, row.checkpoint_ns, row.channel, row.version]);
         const named = users?.first_id ? `first named by checkpoint ${users.first_id}` : "named by no checkpoint";
@@ -144,7 +144,7 @@ async function validateThread(store: Store, threadId: string, limit: { rows: num
       for (const row of page) {
         report.writes += 1;
         const type = row.type ?? "json";
-        const failure = await decodeFailure(store, type, row.blob);
+        const failure = await decodeFailure(database, type, row.blob);
         if (failure === undefined) continue;
         problem({
           kind: "undecodable_write",
@@ -171,10 +171,10 @@ function isLastPage(page: ReadonlyArray<{ fetched: number }>, rows: number): boo
 }
 
 /** Why a stored value does not decode, or undefined when it does. */
-async function decodeFailure(store: Store, type: string, blob: Uint8Array | null): Promise<string | undefined> {
+async function decodeFailure(database: Database, type: string, blob: Uint8Array | null): Promise<string | undefined> {
   try {
     // A loader per value: a loader refuses everything after its first failure.
-    await store.loader(new OperationStats())(type, blob);
+    await database.loader(new OperationStats())(type, blob);
     return undefined;
   } catch (error) {
     return error instanceof Error ? error.message : String(error);

@@ -1,5 +1,5 @@
 import { CheckpointerDatabaseError, CheckpointerError, sqlstateOf } from "../errors.js";
-import type { Logger } from "./options.js";
+import type { Logger } from "../config/observability.js";
 import type { CheckpointMetrics } from "./metrics.js";
 import { type Attributes, SPAN_STATUS_ERROR, type SpanLike, inSpan } from "./trace.js";
 

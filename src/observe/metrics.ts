@@ -1,21 +1,7 @@
 import { Counter, Gauge, Histogram, type Registry, register as globalRegistry } from "prom-client";
-import type { PoolStats } from "../pool.js";
-import type { CircuitState } from "../resilience.js";
-
-/** Where the metrics go. */
-export interface MetricsOptions {
-  /**
-   * A prom-client `Registry`.
-   * @default prom-client's global `register`
-   */
-  registry?: Registry;
-  /**
-   * Put in front of every metric name, e.g. `"myapp_"` gives
-   * `myapp_langgraph_checkpoint_operation_duration_seconds`.
-   * @default ""
-   */
-  prefix?: string;
-}
+import type { MetricsOptions } from "../config/observability.js";
+import type { PoolStats } from "../connection/pool.js";
+import type { CircuitState } from "../connection/resilience.js";
 
 /** What a live checkpointer reports at scrape time. */
 export interface MetricSource {

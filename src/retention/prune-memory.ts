@@ -1,5 +1,6 @@
 import { type Checkpoint, type CheckpointMetadata, type MemorySaver, TASKS } from "@langchain/langgraph-checkpoint";
-import { type PruneResult, type ResolvedPrune, expiryCutoff, isExpired } from "./options.js";
+import type { PruneResult, ResolvedPrune } from "../config/retention.js";
+import { expiryCutoff, isExpired } from "./expiry.js";
 import { type CheckpointNode, planPrune } from "./plan.js";
 
 /**

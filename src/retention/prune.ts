@@ -1,7 +1,8 @@
 import type { OperationStats } from "../observe/instrument.js";
 import type { ReferencedValuesRow, SkeletonRow, ThreadPageRow } from "../sql/retention.js";
-import type { Store } from "../store.js";
-import { type PruneCounts, type PruneResult, type ResolvedPrune, expiryCutoff, isExpired } from "./options.js";
+import type { Database } from "../database.js";
+import type { PruneCounts, PruneResult, ResolvedPrune } from "../config/retention.js";
+import { expiryCutoff, isExpired } from "./expiry.js";
 import { type CheckpointNode, planPrune } from "./plan.js";
 
 /** Threads fetched per statement while scanning: a page is a few KiB and one round trip per 100 threads. */
@@ -24,13 +25,13 @@ const valueKey = (channel: string, version: string) => JSON.stringify([channel, 
  * delta channels need (`planPrune`). Every delete is one bounded statement.
  */
 export async function prunePostgres(
-  store: Store,
+  database: Database,
   options: ResolvedPrune,
   stats: OperationStats,
   /** Told about rows as they are deleted (not in a dry run), so a prune that fails halfway still counts what went. */
   onRemoved: (counts: PruneCounts) => void,
 ): Promise<PruneResult> {
-  const run = new PruneRun(store, options, stats, onRemoved);
+  const run = new PruneRun(database, options, stats, onRemoved);
   await run.all();
   return run.result;
 }
@@ -41,12 +42,12 @@ class PruneRun {
   private readonly cutoff: number | undefined;
 
   constructor(
-    private readonly store: Store,
+    private readonly database: Database,
     private readonly options: ResolvedPrune,
     private readonly stats: OperationStats,
     private readonly onRemoved: (counts: PruneCounts) => void,
   ) {
-    this.sql = store.sql.retention;
+    this.sql = database.sql.retention;
     this.cutoff = expiryCutoff(options);
     this.result = { dryRun: options.dryRun, threads: 0, threadsDeleted: 0, checkpoints: 0, writes: 0, blobs: 0 };
   }
@@ -250,6 +251,6 @@ class PruneRun {
   }
 
   private query<Row>(text: string, values: unknown[]): Promise<Row[]> {
-    return this.store.query<Row>("prune", text, values, this.stats);
+    return this.database.query<Row>("prune", text, values, this.stats);
   }
 }

@@ -1,8 +1,8 @@
-import { formatDuration } from "../duration.js";
+import { formatDuration } from "../config/duration.js";
 import { CheckpointerClosedError } from "../errors.js";
 import { errorCode } from "../observe/instrument.js";
-import type { Logger } from "../observe/options.js";
-import type { PruneOptions, PruneResult, ResolvedRetention } from "./options.js";
+import type { Logger } from "../config/observability.js";
+import type { PruneOptions, PruneResult, ResolvedRetention } from "../config/retention.js";
 
 /** A started schedule when `settings` turn retention on; undefined when it is off. */
 export function startRetention(

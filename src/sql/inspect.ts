@@ -1,4 +1,4 @@
-import { CODEC_NAMES } from "../compaction.js";
+import { CODEC_NAMES } from "../config/payload.js";
 import type { Tables } from "./tables.js";
 
 /**

@@ -54,7 +54,7 @@ RETURNING 1`,
     /**
      * $1 thread; per value: $2 namespace, $3 channel, $4 version, $5 whether
      * the checkpoints give that version as a number, $6 type, $7 offset and
-     * $8 length (-1: NULL) into $9, all values in one bytea (see packing.ts).
+     * $8 length (-1: NULL) into $9, all values in one bytea (see codec/packing.ts).
      * A numeric version is stored as Postgres prints the number, which is
      * what reads join on (`checkpoint -> 'channel_versions' ->> channel`).
      */
@@ -84,7 +84,7 @@ export interface ExportCheckpointRow {
   checkpoint_id: string;
   parent_checkpoint_id: string | null;
   checkpoint: Record<string, unknown>;
-  /** JSON text (escaped as metadata.ts describes). */
+  /** JSON text (escaped as codec/metadata.ts describes). */
   metadata: string;
   /** Channel → numeric version as Postgres prints it; null when there are none. */
   version_texts: Record<string, string> | null;

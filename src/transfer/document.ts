@@ -1,5 +1,5 @@
-import { CODEC_NAMES } from "../compaction.js";
-import { describe } from "../checks.js";
+import { CODEC_NAMES } from "../config/payload.js";
+import { describe } from "../config/checks.js";
 import { InvalidInputError } from "../errors.js";
 
 /**

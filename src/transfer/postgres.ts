@@ -1,10 +1,10 @@
-import { compact, expand } from "../compaction.js";
+import { compact, expand } from "../codec/compaction.js";
 import { InvalidInputError, PayloadTooLargeError, ThreadNotFoundError } from "../errors.js";
-import { fromStoredJson, hasEscapedNul, toStorableJson } from "../metadata.js";
+import { fromStoredJson, hasEscapedNul, toStorableJson } from "../codec/metadata.js";
 import type { OperationStats } from "../observe/instrument.js";
-import { packBlobs } from "../packing.js";
+import { packBlobs } from "../codec/packing.js";
 import type { ExportBlobRow, ExportCheckpointRow, ExportWriteRow } from "../sql/transfer.js";
-import type { Store } from "../store.js";
+import type { Database } from "../database.js";
 import {
   EXPORT_FORMAT,
   EXPORT_VERSION,
@@ -21,9 +21,9 @@ const TASK_PATH_VERSION = 9;
  * values are inflated (never beyond `maxPayloadBytes`), so the document
  * holds what the serializer wrote and any saver can load it.
  */
-export async function exportPostgres(store: Store, threadId: string, stats: OperationStats): Promise<ThreadExport> {
-  const sql = store.sql.transfer;
-  const [checkpoints, blobs, writes] = await store.transaction(
+export async function exportPostgres(database: Database, threadId: string, stats: OperationStats): Promise<ThreadExport> {
+  const sql = database.sql.transfer;
+  const [checkpoints, blobs, writes] = await database.transaction(
     "exportThread",
     // One after another: a connection runs one statement at a time.
     async (query) => {
@@ -43,7 +43,7 @@ export async function exportPostgres(store: Store, threadId: string, stats: Oper
   const inflate = async (type: string, blob: Uint8Array): Promise<[string, string]> => {
     stats.storedBytes += blob.byteLength;
     // One at a time: a hostile row inflates to at most maxPayloadBytes, once.
-    const [raw, bytes] = await expand(type, blob, store.options.maxPayloadBytes);
+    const [raw, bytes] = await expand(type, blob, database.options.maxPayloadBytes);
     stats.rawBytes += bytes.byteLength;
     return [raw, Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("base64")];
   };
@@ -93,14 +93,14 @@ export async function exportPostgres(store: Store, threadId: string, stats: Oper
 const CHUNK_BYTES = 32 * 1024 * 1024;
 
 /**
- * `doc` into this store, in one transaction: all of it or none of it.
+ * `doc` into this saver's database, in one transaction: all of it or none of it.
  * Values are compacted with this saver's settings; rows that already exist
  * are left as they are.
  */
-export async function importPostgres(store: Store, value: unknown, stats: OperationStats): Promise<ImportResult> {
+export async function importPostgres(database: Database, value: unknown, stats: OperationStats): Promise<ImportResult> {
   const doc = checkThreadExport(value);
   const threadId = doc.thread_id;
-  const sql = store.sql.transfer;
+  const sql = database.sql.transfer;
   // Everything is encoded before a connection is taken, and any refusal happens before a byte is written.
   const checkpoints = doc.checkpoints.map((cp, i) => [
     cp.checkpoint_ns,
@@ -116,19 +116,19 @@ export async function importPostgres(store: Store, value: unknown, stats: Operat
     }
   }
   const blobs = await Promise.all(doc.blobs.map(async (b) => {
-    const stored = b.data === null ? null : await storedValue(store, b.type, b.data, stats);
+    const stored = b.data === null ? null : await storedValue(database, b.type, b.data, stats);
     return {
       ns: b.checkpoint_ns, channel: b.channel, version: b.version, numeric: numeric.has(blobKey(b.checkpoint_ns, b.channel, b.version)),
       type: stored?.[0] ?? b.type, bytes: stored?.[1] ?? null,
     };
   }));
   const writes = await Promise.all(doc.writes.map(async (w) => {
-    const [type, bytes] = await storedValue(store, w.type, w.data, stats);
+    const [type, bytes] = await storedValue(database, w.type, w.data, stats);
     return { ...w, type, bytes };
   }));
   stats.rows = checkpoints.length + blobs.length + writes.length;
 
-  const imported = await store.transaction("importThread", async (query) => {
+  const imported = await database.transaction("importThread", async (query) => {
     const count = async (text: string, values: unknown[]) => (await query(text, values)).length;
     let checkpointsIn = 0;
     for (const part of chunks(checkpoints, (c) => c[3].length + c[4].length)) {
@@ -164,10 +164,10 @@ export async function importPostgres(store: Store, value: unknown, stats: Operat
   };
 }
 
-/** A value from the document as this store keeps it: size-checked, then compacted. */
-async function storedValue(store: Store, type: string, base64: string, stats: OperationStats): Promise<[string, Uint8Array]> {
+/** A value from the document as this saver's database keeps it: size-checked, then compacted. */
+async function storedValue(database: Database, type: string, base64: string, stats: OperationStats): Promise<[string, Uint8Array]> {
   const bytes = Buffer.from(base64, "base64");
-  const { maxPayloadBytes, compaction } = store.options;
+  const { maxPayloadBytes, compaction } = database.options;
   if (bytes.byteLength > maxPayloadBytes) {
     throw new PayloadTooLargeError(
       `importThread: a ${type} value of ${bytes.byteLength} bytes is more than maxPayloadBytes (${maxPayloadBytes})`,

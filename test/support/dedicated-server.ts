@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
-import { startEmbeddedPostgres } from "../../src/embedded.js";
+import { startEmbeddedPostgres } from "../../src/embedded/server.js";
 
 /**
  * A PostgreSQL of its own for a test file that crashes and restarts it, so

@@ -1,5 +1,5 @@
 import type { TestProject } from "vitest/node";
-import { startEmbeddedPostgres } from "../../src/embedded.js";
+import { startEmbeddedPostgres } from "../../src/embedded/server.js";
 import { findPgBouncer, startPgBouncer } from "./pgbouncer.js";
 
 declare module "vitest" {

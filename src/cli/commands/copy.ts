@@ -33,7 +33,7 @@ written.`,
     if (only.some((id) => id.length === 0)) throw new UsageError("--thread needs a thread id");
 
     const copied = await withConnection(context, async (source) => {
-      const [missing] = await missingThreads(source.store, only);
+      const [missing] = await missingThreads(source.database, only);
       if (missing !== undefined) throw new ThreadNotFoundError("copy", missing);
       const destination = await connect(context, target);
       const progress = context.progress("copy", "threads");
@@ -44,9 +44,9 @@ written.`,
       try {
         await destination.saver.setup();
         // Counted only for the bar: a full scan of the thread ids is wasted on a pipe or a log.
-        const total = only.length > 0 ? only.length : progress.enabled ? await countThreads(source.store) : 0;
+        const total = only.length > 0 ? only.length : progress.enabled ? await countThreads(source.database) : 0;
         progress.update(0, total);
-        for await (const threadId of only.length > 0 ? only : allThreadIds(source.store)) {
+        for await (const threadId of only.length > 0 ? only : allThreadIds(source.database)) {
           current = threadId;
           let doc: ThreadExport;
           try {

@@ -1,4 +1,4 @@
-import { parseDuration } from "../../duration.js";
+import { parseDuration } from "../../config/duration.js";
 import { countThreads } from "../../inspect/threads.js";
 import { UsageError, positiveInteger } from "../args.js";
 import type { Command } from "../command.js";
@@ -42,10 +42,10 @@ terminal. A --thread with no checkpoints is not an error: nothing is removed fro
     if (threadIds.some((id) => id.length === 0)) throw new UsageError("--thread needs a thread id");
     const dryRun = context.values["dry-run"] === true;
 
-    const result = await withConnection(context, async ({ saver, store }) => {
+    const result = await withConnection(context, async ({ saver, database }) => {
       const progress = context.progress(dryRun ? "prune (dry run)" : "prune", "threads");
       try {
-        const total = threadIds.length > 0 ? new Set(threadIds).size : progress.enabled ? await countThreads(store) : 0;
+        const total = threadIds.length > 0 ? new Set(threadIds).size : progress.enabled ? await countThreads(database) : 0;
         return await saver.prune({
           keepLast,
           olderThan,

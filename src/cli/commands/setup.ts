@@ -14,9 +14,9 @@ when the schema is already current.`,
   options: {},
   positionals: { min: 0, max: 0 },
   async run(context) {
-    const version = await withConnection(context, async ({ saver, store }) => {
+    const version = await withConnection(context, async ({ saver, database }) => {
       await saver.setup();
-      const [row] = await store.query<{ v: number | null }>("setup", store.sql.inspect.schemaVersion, []);
+      const [row] = await database.query<{ v: number | null }>("setup", database.sql.inspect.schemaVersion, []);
       return row?.v ?? null;
     });
     await context.out(

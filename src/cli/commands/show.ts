@@ -25,7 +25,7 @@ An unknown thread is an error (exit code 2).`,
   async run(context) {
     const thread = threadId(context.positionals[0]);
     const limit = positiveInteger(context.values.limit, "--limit") ?? DEFAULT_LIMIT;
-    const history = await withConnection(context, ({ store }) => threadHistory(store, thread, { limit }));
+    const history = await withConnection(context, ({ database }) => threadHistory(database, thread, { limit }));
     if (context.json) {
       await context.out(json(history));
       return 0;

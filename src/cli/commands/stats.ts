@@ -22,7 +22,7 @@ sample of up to ${DEFAULT_SAMPLE_SIZE} compressed values; Postgres's own TOAST r
   positionals: { min: 0, max: 0 },
   async run(context) {
     const top = positiveInteger(context.values.top, "--top") ?? DEFAULT_TOP;
-    const s = await withConnection(context, ({ store }) => storageStats(store, { top }));
+    const s = await withConnection(context, ({ database }) => storageStats(database, { top }));
     if (context.json) {
       await context.out(json(s));
       return 0;

@@ -37,7 +37,7 @@ namespace when it has no root one):
   async run(context) {
     const status = oneOf(context.values.status, "--status", THREAD_STATUSES);
     const limit = positiveInteger(context.values.limit, "--limit") ?? DEFAULT_LIMIT;
-    const list = await withConnection(context, ({ store }) => listThreads(store, { status, limit }));
+    const list = await withConnection(context, ({ database }) => listThreads(database, { status, limit }));
     if (context.json) {
       await context.out(json({ matching: list.matching, threads: list.threads }));
       return 0;

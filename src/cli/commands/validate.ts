@@ -22,10 +22,10 @@ Exit code 0 when nothing is wrong, 1 when a problem was found, 2 for an unknown 
   positionals: { min: 0, max: 1 },
   async run(context) {
     const thread = context.positionals[0];
-    const report = await withConnection(context, async ({ store }) => {
+    const report = await withConnection(context, async ({ database }) => {
       const progress = context.progress("validate", "threads");
       try {
-        return await validateThreads(store, {
+        return await validateThreads(database, {
           ...(thread === undefined ? {} : { threadIds: [thread] }),
           // Only for the bar: a progress callback makes validateThreads count the threads first.
           ...(progress.enabled ? { onProgress: (done: number, total: number) => progress.update(done, total) } : {}),

@@ -1,0 +1,188 @@
+import {
+  CheckpointerClosedError,
+  CheckpointerDatabaseError,
+  CheckpointerError,
+  CheckpointerUnavailableError,
+  PoolExhaustedError,
+  isTransient,
+} from "../errors.js";
+import type { ResolvedOptions } from "../config/options.js";
+import type { ConnectionSource, PgPoolClient } from "./pool.js";
+import { CircuitBreaker, backoffDelay } from "./resilience.js";
+
+/**
+ * Where an operation's attempt count goes: the instrumentation's per-operation
+ * stats, which satisfy this shape without the connection layer depending on them.
+ */
+export interface AttemptCount {
+  attempts: number;
+}
+
+export interface LastError {
+  message: string;
+  code: string | undefined;
+  operation: string;
+  at: string;
+}
+
+/**
+ * Runs each operation against the database: refuses it after `end()`,
+ * fails fast while the circuit is open, takes a health-checked connection,
+ * retries transient failures with backoff inside the operation deadline,
+ * and keeps count of what is in flight so `end()` can drain.
+ *
+ * Retrying is safe because every write the saver sends is idempotent.
+ */
+export class Executor {
+  readonly breaker: CircuitBreaker;
+  lastError: LastError | undefined;
+  private inFlight = 0;
+  private idle: (() => void) | undefined;
+  private closed = false;
+
+  constructor(
+    readonly connections: ConnectionSource,
+    private readonly options: ResolvedOptions,
+    /** Told about each retry (the retries metric). */
+    private readonly onRetry: (operation: string) => void = () => {},
+    private readonly now: () => number = Date.now,
+  ) {
+    this.breaker = new CircuitBreaker(options.circuitBreaker, now);
+  }
+
+  /** One statement, retried as a whole. `stats` gets the number of attempts. */
+  async query<Row>(operation: string, text: string, values: unknown[], stats?: AttemptCount): Promise<Row[]> {
+    return this.run(
+      operation,
+      async (client, timeout) => {
+        const result = await client.query({ text, values, query_timeout: timeout });
+        return result.rows as Row[];
+      },
+      stats,
+    );
+  }
+
+  /**
+   * `work` on one connection, retried as a whole on a transient failure.
+   * `work` must be idempotent (a single statement, or a transaction).
+   */
+  async run<T>(
+    operation: string,
+    work: (client: PgPoolClient, timeoutMs: number) => Promise<T>,
+    stats?: AttemptCount,
+  ): Promise<T> {
+    if (this.closed) throw new CheckpointerClosedError(operation);
+    this.inFlight += 1;
+    try {
+      return await this.attempt(operation, work, stats);
+    } finally {
+      this.inFlight -= 1;
+      if (this.inFlight === 0) this.idle?.();
+    }
+  }
+
+  /** Refuse new operations; resolve when those in flight are done or `timeoutMs` passes (true when drained). */
+  async drain(timeoutMs: number): Promise<boolean> {
+    this.closed = true;
+    if (this.inFlight === 0) return true;
+    let timer: NodeJS.Timeout | undefined;
+    const drained = await Promise.race([
+      new Promise<boolean>((resolve) => {
+        this.idle = () => resolve(true);
+      }),
+      new Promise<boolean>((resolve) => {
+        timer = setTimeout(() => resolve(false), timeoutMs);
+        timer.unref();
+      }),
+    ]);
+    clearTimeout(timer);
+    return drained;
+  }
+
+  get pending(): number {
+    return this.inFlight;
+  }
+
+  private async attempt<T>(
+    operation: string,
+    work: (client: PgPoolClient, timeoutMs: number) => Promise<T>,
+    stats: AttemptCount | undefined,
+  ): Promise<T> {
+    const { maxAttempts, operationTimeoutMs } = this.options.retry;
+    const deadline = this.now() + operationTimeoutMs;
+    for (let attempt = 1; ; attempt += 1) {
+      if (stats) stats.attempts = attempt;
+      if (!this.breaker.tryAcquire()) {
+        throw new CheckpointerUnavailableError(operation, "circuit breaker open after repeated failures", {
+          cause: this.lastErrorCause,
+          retryInMs: this.breaker.retryInMs,
+        });
+      }
+      let client: PgPoolClient | undefined;
+      const startedAcquire = this.now();
+      try {
+        client = await this.connections.acquire();
+        const timeout = Math.max(1, Math.min(deadline - this.now(), this.options.retry.statementTimeoutMs));
+        const result = await work(client, timeout);
+        this.connections.release(client);
+        this.breaker.onSuccess();
+        return result;
+      } catch (error) {
+        const transient = isTransient(error);
+        if (client !== undefined) this.connections.release(client, transient ? asError(error) : undefined);
+        if (client === undefined && this.poolSaturated(error)) {
+          this.breaker.onNeutral();
+          throw new PoolExhaustedError(operation, this.connections.pool.options?.max, this.now() - startedAcquire, { cause: error });
+        }
+        if (!transient) {
+          // The database answered (a constraint, a syntax error): it is up.
+          if (error instanceof CheckpointerError) this.breaker.onNeutral();
+          else this.breaker.onSuccess();
+          throw error instanceof CheckpointerError ? error : new CheckpointerDatabaseError(operation, error);
+        }
+        this.recordFailure(operation, error);
+        this.breaker.onFailure();
+        if (attempt >= maxAttempts) {
+          throw new CheckpointerUnavailableError(operation, `gave up after ${attempt} attempts`, { cause: error });
+        }
+        const delay = backoffDelay(attempt, this.options.retry);
+        if (this.now() + delay >= deadline) {
+          throw new CheckpointerUnavailableError(operation, `deadline of ${operationTimeoutMs} ms reached`, { cause: error });
+        }
+        this.options.logger.debug("retrying after a transient failure", { operation, attempt, delayMs: delay });
+        this.onRetry(operation);
+        await sleep(delay);
+      }
+    }
+  }
+
+  /** The acquire timed out because every connection was busy, not because the server is unreachable. */
+  private poolSaturated(error: unknown): boolean {
+    const { pool } = this.connections;
+    const max = pool.options?.max;
+    const timedOut = error instanceof Error && /timeout exceeded when trying to connect/i.test(error.message);
+    return timedOut && max !== undefined && (pool.totalCount ?? 0) >= max && (pool.idleCount ?? 0) === 0;
+  }
+
+  private recordFailure(operation: string, error: unknown): void {
+    const e = error as { message?: unknown; code?: unknown };
+    this.lastError = {
+      message: typeof e?.message === "string" ? e.message : String(error),
+      code: typeof e?.code === "string" ? e.code : undefined,
+      operation,
+      at: new Date(this.now()).toISOString(),
+    };
+  }
+
+  private get lastErrorCause(): Error | undefined {
+    return this.lastError ? new Error(this.lastError.message) : undefined;
+  }
+}
+
+function asError(error: unknown): Error {
+  return error instanceof Error ? error : new Error(String(error));
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

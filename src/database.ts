@@ -1,0 +1,100 @@
+import type { SerializerProtocol } from "@langchain/langgraph-checkpoint";
+import { type BlobLoader, blobLoader } from "./codec/decode.js";
+import { Encoder } from "./codec/encode.js";
+import { InvalidInputError } from "./errors.js";
+import type { Executor } from "./connection/executor.js";
+import type { OperationStats } from "./observe/instrument.js";
+import type { ResolvedOptions } from "./config/options.js";
+import type { PgPoolClient } from "./connection/pool.js";
+import { buildInspectStatements } from "./sql/inspect.js";
+import { buildRetentionStatements } from "./sql/retention.js";
+import { buildTransferStatements } from "./sql/transfer.js";
+import { buildStatements, tableNames } from "./sql/index.js";
+import { describe } from "./config/checks.js";
+
+/**
+ * A saver's database side: its statements, serializer and executor. The
+ * checkpoint API, retention, export/import and the command-line tool's
+ * inspections all run through one `Database`, so retries, the circuit breaker,
+ * metrics and `end()`'s drain cover every statement the package sends.
+ */
+export class Database {
+  readonly tables;
+  readonly sql;
+  readonly encoder: Encoder;
+
+  constructor(
+    readonly executor: Executor,
+    readonly serde: SerializerProtocol,
+    readonly options: ResolvedOptions,
+    strict: boolean,
+  ) {
+    this.tables = tableNames(options.quotedSchema);
+    this.sql = {
+      checkpoints: buildStatements(this.tables),
+      retention: buildRetentionStatements(this.tables),
+      transfer: buildTransferStatements(this.tables),
+      inspect: buildInspectStatements(this.tables),
+    };
+    this.encoder = new Encoder(serde, {
+      strict,
+      compaction: options.compaction,
+      maxPayloadBytes: options.maxPayloadBytes,
+    });
+  }
+
+  /** One statement, retried as a whole on a transient failure. */
+  query<Row>(operation: string, text: string, values: unknown[], stats?: OperationStats): Promise<Row[]> {
+    return this.executor.query<Row>(operation, text, values, stats);
+  }
+
+  /**
+   * `work` inside one transaction on one connection (BEGIN … COMMIT, rolled
+   * back on failure). Retried as a whole on a transient failure, so `work`
+   * must only read or write idempotently.
+   */
+  transaction<T>(
+    operation: string,
+    work: (query: <Row>(text: string, values?: unknown[]) => Promise<Row[]>) => Promise<T>,
+    options: { readOnly?: boolean } = {},
+    stats?: OperationStats,
+  ): Promise<T> {
+    return this.executor.run(
+      operation,
+      async (client: PgPoolClient, timeoutMs: number) => {
+        const query = async <Row>(text: string, values: unknown[] = []): Promise<Row[]> =>
+          (await client.query({ text, values, query_timeout: timeoutMs })).rows as Row[];
+        // A snapshot for reads that span statements; the default for writes, which are all upserts.
+        await query(options.readOnly ? "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY" : "BEGIN");
+        try {
+          const result = await work(query);
+          await query("COMMIT");
+          return result;
+        } catch (error) {
+          await client.query("ROLLBACK").catch(() => undefined);
+          throw error;
+        }
+      },
+      stats,
+    );
+  }
+
+  /** Decodes stored blobs: inflates compacted ones (bounded by maxPayloadBytes) and deserializes. */
+  loader(stats: OperationStats): BlobLoader {
+    return blobLoader(this.serde, this.options.maxPayloadBytes, stats);
+  }
+}
+
+const databases = new WeakMap<object, Database>();
+
+/** Links a saver to its database, for the package's own modules (the database is not public API). */
+export function attachDatabase(saver: object, database: Database): void {
+  databases.set(saver, database);
+}
+
+/** The database of a `PostgresSaver`. */
+export function databaseOf(saver: unknown): Database {
+  const database = typeof saver === "object" && saver !== null ? databases.get(saver) : undefined;
+  if (database === undefined) throw new InvalidInputError(`expected a PostgresSaver, got ${describe(saver)}`);
+  return database;
+}
