@@ -1,5 +1,6 @@
 import type { SerializerProtocol } from "@langchain/langgraph-checkpoint";
 import { type BlobLoader, blobLoader } from "./codec/decode.js";
+import { DeltaCache } from "./codec/delta-cache.js";
 import { Encoder } from "./codec/encode.js";
 import { InvalidInputError } from "./errors.js";
 import type { Executor } from "./connection/executor.js";
@@ -22,6 +23,8 @@ export class Database {
   readonly tables;
   readonly sql;
   readonly encoder: Encoder;
+  /** The values `put` may store deltas against; undefined with deltas off. */
+  readonly deltas: DeltaCache | undefined;
 
   constructor(
     readonly executor: Executor,
@@ -36,6 +39,10 @@ export class Database {
       transfer: buildTransferStatements(this.tables),
       inspect: buildInspectStatements(this.tables),
     };
+    const { compaction } = options;
+    this.deltas = compaction && compaction.deltas && compaction.deltaCacheBytes > 0
+      ? new DeltaCache(compaction.deltaCacheBytes)
+      : undefined;
     this.encoder = new Encoder(serde, {
       strict,
       compaction: options.compaction,

@@ -13,6 +13,7 @@ import {
   type SerializerProtocol,
 } from "@langchain/langgraph-checkpoint";
 import { type BlobLoader, decodeAll, decodeTuple } from "./codec/decode.js";
+import type { KnownValue } from "./codec/delta-cache.js";
 import {
   CheckpointerDatabaseError,
   CheckpointerError,
@@ -180,7 +181,12 @@ export class PostgresSaver extends BaseCheckpointSaver {
       stats.rows = rows.length;
       if (rows[0] === undefined) return undefined;
       await this.withLegacySends("getTuple", rows, stats);
-      return decodeTuple(this.serde, this.loader(stats), rows[0]);
+      const deltas = this.database.deltas;
+      const known = deltas === undefined ? undefined : new Map<string, KnownValue>();
+      const tuple = await decodeTuple(this.serde, this.loader(stats), rows[0], known);
+      // What LangGraph reads before it continues a thread: the base of the next put's deltas.
+      if (known !== undefined) deltas!.remember(threadId, ns, rows[0].checkpoint_id, rows[0].checkpoint.channel_versions as Record<string, unknown>, known);
+      return tuple;
     });
   }
 
@@ -234,13 +240,29 @@ export class PostgresSaver extends BaseCheckpointSaver {
       const threadId = requireKey(configurable.thread_id, "thread_id", "put");
       const ns = namespaceOf(configurable, "put");
       const parentId = optionalKey(configurable.checkpoint_id, "checkpoint_id", "put");
-      const encoded = await this.database.encoder.checkpoint(checkpoint, metadata, newVersions, "put", stats);
-      const { blobs } = encoded;
-      await this.query("put", this.sql.put, [
-        threadId, ns,
-        blobs.channels, blobs.versions, blobs.types, blobs.packed.offsets, blobs.packed.lengths, blobs.packed.data,
-        encoded.id, parentId ?? null, encoded.document, encoded.metadata,
-      ], stats);
+      const deltas = this.database.deltas;
+      const write = async (baseOf = deltas?.basesFor(threadId, ns, parentId)) => {
+        const encoded = await this.database.encoder.checkpoint(checkpoint, metadata, newVersions, "put", stats, baseOf);
+        const { blobs } = encoded;
+        const rows = await this.query<{ written: number }>("put", this.sql.put, [
+          threadId, ns,
+          blobs.channels, blobs.versions, blobs.types, blobs.packed.offsets, blobs.packed.lengths, blobs.packed.data,
+          encoded.id, parentId ?? null, encoded.document, encoded.metadata,
+          blobs.deltaBases.channels, blobs.deltaBases.versions,
+        ], stats);
+        return rows.length > 0 ? encoded : undefined;
+      };
+      let encoded = await write();
+      if (encoded === undefined) {
+        // A base this saver remembered is gone from the database (pruned,
+        // or the thread deleted and written anew elsewhere): nothing was
+        // written, so send the checkpoint again with every value whole.
+        deltas?.forgetThread(threadId);
+        stats.reset();
+        encoded = await write(() => undefined);
+        if (encoded === undefined) throw new CheckpointerError("DATABASE", "put: the checkpoint was not written");
+      }
+      deltas?.remember(threadId, ns, encoded.id, (checkpoint as Checkpoint).channel_versions, encoded.blobs.known);
       return { configurable: { thread_id: threadId, checkpoint_ns: ns, checkpoint_id: encoded.id } };
     });
   }
@@ -265,6 +287,7 @@ export class PostgresSaver extends BaseCheckpointSaver {
   async deleteThread(threadId: string): Promise<void> {
     await this.instrumentation.run("deleteThread", { threadId: textOrUndefined(threadId) }, async (stats) => {
       const thread = requireKey(threadId, "threadId", "deleteThread");
+      this.database.deltas?.forgetThread(thread);
       await this.query("deleteThread", this.sql.deleteThread, [thread], stats);
     });
   }
@@ -290,11 +313,26 @@ export class PostgresSaver extends BaseCheckpointSaver {
         threadId, ns, checkpointId ?? null, wanted,
       ], stats);
       stats.rows = rows.length;
-      const values = await decodeAll(this.loader(stats), rows.map((r) => r.type), rows.map((r) => r.blob));
-      rows.forEach((row, i) => {
-        const entry = result[row.channel]!;
-        if (row.kind === "seed") entry.seed = values[i];
-        else entry.writes.push([row.task_id!, row.channel, values[i]] as CheckpointPendingWrite);
+      const load = this.loader(stats);
+      // A seed's rows: its value first, then the rows of its delta chain, if any.
+      const seeds = new Map<string, { value: DeltaHistoryRow; chain: Map<string, DeltaHistoryRow> }>();
+      const writes = rows.filter((row) => {
+        if (row.kind !== "seed") return true;
+        const seed = seeds.get(row.channel);
+        if (seed === undefined) seeds.set(row.channel, { value: row, chain: new Map() });
+        else seed.chain.set(row.version!, row);
+        return false;
+      });
+      const [seedValues, writeValues] = await Promise.all([
+        Promise.all([...seeds].map(async ([channel, { value, chain }]) => {
+          const where = { threadId, ns, channel, version: value.version! };
+          return [channel, (await load.channelValue(value, (v) => chain.get(v), where)).value] as const;
+        })),
+        decodeAll(load, writes.map((r) => r.type), writes.map((r) => r.blob)),
+      ]);
+      for (const [channel, value] of seedValues) result[channel]!.seed = value;
+      writes.forEach((row, i) => {
+        result[row.channel]!.writes.push([row.task_id!, row.channel, writeValues[i]] as CheckpointPendingWrite);
       });
       return result;
     });

@@ -75,7 +75,7 @@ const MIN_SAVING = 0.1;
 export async function compact(
   type: string,
   bytes: Uint8Array,
-  settings: CompactionSettings | false,
+  settings: Pick<CompactionSettings, "codec" | "level" | "thresholdBytes"> | false,
 ): Promise<[string, Uint8Array]> {
   if (settings === false || bytes.byteLength < settings.thresholdBytes || bytes.byteLength === 0) return [type, bytes];
   const codec = CODECS[settings.codec];

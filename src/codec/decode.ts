@@ -6,20 +6,51 @@ import {
   type CheckpointTuple,
   type SerializerProtocol,
 } from "@langchain/langgraph-checkpoint";
+import { MAX_DELTA_CHAIN } from "../config/payload.js";
+import { PayloadTooLargeError, SerializationError } from "../errors.js";
 import { expand } from "./compaction.js";
-import { SerializationError } from "../errors.js";
+import type { KnownValue } from "./delta-cache.js";
+import { type DeltaRef, crc32, parseDeltaType, rebuild } from "./delta.js";
 import { fromStoredJson } from "./metadata.js";
 import { migratePendingSends } from "./legacy-sends.js";
 import { unpackBlobs } from "./packing.js";
 import type { OperationStats } from "../observe/instrument.js";
 import type { TupleRow } from "../sql/index.js";
 
-/** A stored blob (type tag and bytes) → its value. */
-export type BlobLoader = (type: string, blob: Uint8Array | null | undefined) => Promise<unknown>;
+/** A stored row of a channel value: its type tag and bytes. */
+export interface StoredRow {
+  type: string;
+  blob: Uint8Array | null | undefined;
+}
+
+/** Where a channel value sits, for errors that must say which one cannot be read (never its content). */
+export interface ValueLocation {
+  threadId: string;
+  ns: string;
+  channel: string;
+  version: string;
+}
+
+/** A value read back, with its serialized bytes as the base of a later delta. */
+export interface LoadedValue {
+  value: unknown;
+  known: KnownValue | undefined;
+}
+
+/** Turns stored rows back into values; one per operation (see `blobLoader`). */
+export interface BlobLoader {
+  /** A stored blob (type tag and bytes) → its value. */
+  (type: string, blob: Uint8Array | null | undefined): Promise<unknown>;
+  /**
+   * A channel value stored whole or as a delta: `rowOf(version)` gives the
+   * other rows of its channel the statement fetched, where its chain is.
+   */
+  channelValue(row: StoredRow, rowOf: (version: string) => StoredRow | undefined, where: ValueLocation): Promise<LoadedValue>;
+}
 
 /**
  * Loads stored blobs with `serde`: inflates compacted ones (never beyond
- * `maxPayloadBytes`) and counts stored and raw bytes into `stats`.
+ * `maxPayloadBytes`), rebuilds deltas, and counts stored and raw bytes into `stats`.
  */
 export function blobLoader(serde: SerializerProtocol, maxPayloadBytes: number, stats: OperationStats): BlobLoader {
   // Inflations of one operation run one after another, and all fail after the
@@ -35,25 +66,100 @@ export function blobLoader(serde: SerializerProtocol, maxPayloadBytes: number, s
       throw new SerializationError(`a stored ${type} blob could not be deserialized (${kind})`);
     }
   };
-  return async (storedType, blob) => {
-    // A NULL blob (the official schema allows it) is what the serializer makes of no bytes.
-    if (blob === null || blob === undefined) return deserialize(storedType, new Uint8Array());
+  const inflate = async (storedType: string, blob: Uint8Array): Promise<[string, Uint8Array]> => {
     stats.storedBytes += blob.byteLength;
     const expanded = previous.then(() => expand(storedType, blob, maxPayloadBytes));
     previous = expanded;
     const [type, bytes] = await expanded;
     stats.rawBytes += bytes.byteLength;
-    return deserialize(type, bytes);
+    return [type, bytes];
   };
+  const load = (async (storedType, blob) => {
+    // A NULL blob (the official schema allows it) is what the serializer makes of no bytes.
+    if (blob === null || blob === undefined) return deserialize(storedType, new Uint8Array());
+    const [type, bytes] = await inflate(storedType, blob);
+    return deserialize(type, bytes);
+  }) as BlobLoader;
+  load.channelValue = async (row, rowOf, where) => {
+    if (row.blob === null || row.blob === undefined) return { value: await load(row.type, row.blob), known: undefined };
+    const [type, bytes] = await inflate(row.type, row.blob);
+    const delta = parseDeltaType(type);
+    if (delta === undefined) {
+      return { value: await deserialize(type, bytes), known: { version: where.version, type, bytes, depth: 0, chainBytes: 0 } };
+    }
+    const rebuilt = await rebuildChain(delta, bytes, rowOf, inflate, maxPayloadBytes, where);
+    stats.rawBytes += rebuilt.bytes.byteLength - rebuilt.fetchedBytes;
+    return { value: await deserialize(delta.type, rebuilt.bytes), known: { version: where.version, type: delta.type, ...rebuilt } };
+  };
+  return load;
+}
+
+/** The error for a delta value that cannot be rebuilt: names the value, never its content. */
+export function unreadableDelta(where: ValueLocation, why: string): SerializationError {
+  return new SerializationError(
+    `cannot read channel "${where.channel}" version ${where.version} of thread "${where.threadId}"` +
+      `${where.ns === "" ? "" : ` (namespace "${where.ns}")`}: it is stored as a delta and ${why}`,
+  );
+}
+
+/**
+ * The serialized bytes of a delta value: walks its chain of bases through
+ * `rowOf`, then rebuilds and checks them against the delta's CRC. Anything
+ * wrong (a missing base, a loop, a chain longer than any this package
+ * writes, a checksum that does not match) is a SerializationError that says
+ * which value it is, never a wrong value.
+ */
+async function rebuildChain(
+  newest: DeltaRef,
+  suffix: Uint8Array,
+  rowOf: (version: string) => StoredRow | undefined,
+  inflate: (type: string, blob: Uint8Array) => Promise<[string, Uint8Array]>,
+  maxPayloadBytes: number,
+  where: ValueLocation,
+): Promise<{ bytes: Uint8Array; depth: number; chainBytes: number; fetchedBytes: number }> {
+  const fail = (why: string) => unreadableDelta(where, why);
+  const deltas = [{ prefixLength: newest.prefixLength, suffix }];
+  let fetchedBytes = suffix.byteLength;
+  let chainBytes = suffix.byteLength;
+  let base = newest.baseVersion;
+  for (;;) {
+    if (deltas.length > MAX_DELTA_CHAIN) throw fail(`its chain is longer than ${MAX_DELTA_CHAIN} (a loop?)`);
+    const row = rowOf(base);
+    if (row === undefined || row.blob === null || row.blob === undefined) throw fail(`its base version ${base} is missing`);
+    const [type, bytes] = await inflate(row.type, row.blob);
+    fetchedBytes += bytes.byteLength;
+    const next = parseDeltaType(type);
+    if (next === undefined) {
+      if (type !== newest.type) throw fail(`its base version ${base} holds a ${type} value, not ${newest.type}`);
+      const length = newest.prefixLength + suffix.byteLength;
+      if (length > maxPayloadBytes) {
+        throw new PayloadTooLargeError(`a stored value rebuilds to ${length} bytes, more than maxPayloadBytes (${maxPayloadBytes})`, maxPayloadBytes);
+      }
+      const rebuilt = rebuild(bytes, deltas.reverse());
+      if (rebuilt === undefined) throw fail(`a delta of its chain extends more bytes than its base has`);
+      if (crc32(rebuilt) !== newest.crc) throw fail(`what its chain rebuilds does not match its checksum`);
+      return { bytes: rebuilt, depth: deltas.length, chainBytes, fetchedBytes };
+    }
+    if (next.type !== newest.type) throw fail(`its base version ${base} holds a ${next.type} value, not ${newest.type}`);
+    deltas.push({ prefixLength: next.prefixLength, suffix: bytes });
+    chainBytes += bytes.byteLength;
+    base = next.baseVersion;
+  }
 }
 
 /**
  * Rows → checkpoint tuples. Every blob of a row is deserialized concurrently;
  * no I/O happens here.
  */
-export async function decodeTuple(serde: SerializerProtocol, load: BlobLoader, row: TupleRow): Promise<CheckpointTuple> {
+export async function decodeTuple(
+  serde: SerializerProtocol,
+  load: BlobLoader,
+  row: TupleRow,
+  /** Filled with each channel's serialized value, as bases for later deltas. */
+  known?: Map<string, KnownValue>,
+): Promise<CheckpointTuple> {
   const [channelValues, pendingWrites, metadata, pendingSends] = await Promise.all([
-    decodeChannelValues(load, row),
+    decodeChannelValues(load, row, known),
     decodePendingWrites(load, row),
     serde.loadsTyped("json", fromStoredJson(row.metadata)) as Promise<CheckpointMetadata>,
     row.send_index ? decodeAll(load, row.send_index.map(([type]) => type), unpackBlobs(row.send_index.map(([, length]) => length), row.send_data ?? null)) : undefined,
@@ -87,11 +193,33 @@ function parentConfigOf(row: TupleRow): RunnableConfig | undefined {
   };
 }
 
-async function decodeChannelValues(load: BlobLoader, row: TupleRow): Promise<Record<string, unknown>> {
+async function decodeChannelValues(
+  load: BlobLoader,
+  row: TupleRow,
+  known: Map<string, KnownValue> | undefined,
+): Promise<Record<string, unknown>> {
   const index = row.blob_index ?? [];
   const blobs = unpackBlobs(index.map(([, , length]) => length), row.blob_data);
-  const values = await decodeAll(load, index.map(([, type]) => type), blobs);
-  return Object.fromEntries(index.map(([channel], i) => [channel, values[i]]));
+  // Each channel's value comes first, then the rows of its delta chain, if any.
+  const channels = new Map<string, { value: StoredRow; version: string; chain: Map<string, StoredRow> }>();
+  index.forEach(([channel, type, , version], i) => {
+    const stored = { type, blob: blobs[i] };
+    const entry = channels.get(channel);
+    if (entry === undefined) channels.set(channel, { value: stored, version, chain: new Map() });
+    else entry.chain.set(version, stored);
+  });
+  const { thread_id: threadId, checkpoint_ns: ns } = row;
+  const loaded = await Promise.all(
+    [...channels].map(async ([channel, { value, version, chain }]) => {
+      const result = await load.channelValue(value, (v) => chain.get(v), { threadId, ns, channel, version });
+      if (known !== undefined && result.known !== undefined) {
+        // Its own copy: the bytes may be a view of the whole result's buffer.
+        known.set(channel, { ...result.known, bytes: Uint8Array.prototype.slice.call(result.known.bytes) });
+      }
+      return [channel, result.value] as const;
+    }),
+  );
+  return Object.fromEntries(loaded);
 }
 
 async function decodePendingWrites(load: BlobLoader, row: TupleRow): Promise<CheckpointPendingWrite[]> {

@@ -7,6 +7,8 @@ import {
 } from "@langchain/langgraph-checkpoint";
 import type { CompactionSettings } from "../config/payload.js";
 import { compact } from "./compaction.js";
+import type { KnownValue } from "./delta-cache.js";
+import { crc32, deltaPrefix, deltaType } from "./delta.js";
 import { CheckpointerError, InvalidInputError, PayloadTooLargeError, SerializationError } from "../errors.js";
 import { assertFaithfullySerializable } from "./guard.js";
 import { requireKey, requirePlainObject } from "../input.js";
@@ -37,13 +39,15 @@ export class Encoder {
     newVersions: unknown,
     operation: string,
     stats: OperationStats,
+    /** A channel's value in the parent checkpoint, when known: what a delta may extend. */
+    baseOf: (channel: string) => KnownValue | undefined = () => undefined,
   ): Promise<{ id: string; document: string; metadata: string; blobs: EncodedBlobs }> {
     const cp = requirePlainObject(checkpoint, "checkpoint", operation) as unknown as Checkpoint;
     const id = requireKey(cp.id, "checkpoint.id", operation);
     const values = cp.channel_values === undefined ? {} : requirePlainObject(cp.channel_values, "checkpoint.channel_values", operation);
     const versions = newVersions === undefined ? {} : (requirePlainObject(newVersions, "newVersions", operation) as ChannelVersions);
     const [blobs, metadataJson] = await Promise.all([
-      this.blobs(values, versions, operation, stats),
+      this.blobs(values, versions, operation, stats, baseOf),
       this.metadata(metadata, operation),
     ]);
     const document = checkpointDocument(cp, operation);
@@ -92,15 +96,37 @@ export class Encoder {
     versions: ChannelVersions,
     operation: string,
     stats: OperationStats,
+    baseOf: (channel: string) => KnownValue | undefined,
   ): Promise<EncodedBlobs> {
     const channels = Object.keys(versions);
+    const known = new Map<string, KnownValue>();
+    const bases: Array<[string, string]> = [];
     const dumped = await Promise.all(
       channels.map(async (channel): Promise<[string, Uint8Array | null]> => {
         requireKey(channel, "channel name", operation);
         // A channel with a new version but no value is recorded as "empty",
         // as the official saver does, so readers know it was cleared.
         if (!(channel in values)) return ["empty", null];
-        return this.store(values[channel], `channel "${channel}"`, stats);
+        const what = `channel "${channel}"`;
+        stats.values += 1;
+        const [type, bytes] = await this.dump(values[channel], what);
+        const base = baseOf(channel);
+        const prefix = this.settings.compaction && this.settings.compaction.deltas
+          ? deltaPrefix(type, bytes, base, this.settings.compaction.maxDeltaChain)
+          : undefined;
+        const version = String(versions[channel]);
+        if (prefix === undefined || base === undefined) {
+          if (this.settings.compaction && this.settings.compaction.deltas) {
+            known.set(channel, { version, type, bytes, depth: 0, chainBytes: 0 });
+          }
+          return this.stored(type, bytes, bytes, what, stats);
+        }
+        const suffix = bytes.subarray(prefix);
+        known.set(channel, { version, type, bytes, depth: base.depth + 1, chainBytes: base.chainBytes + suffix.byteLength });
+        bases.push([channel, base.version]);
+        stats.deltas += 1;
+        const tag = deltaType({ type, prefixLength: prefix, crc: crc32(bytes), baseVersion: base.version });
+        return this.stored(tag, suffix, bytes, what, stats);
       }),
     );
     return {
@@ -108,6 +134,8 @@ export class Encoder {
       versions: channels.map((channel) => versionText(versions[channel], channel, operation)),
       types: dumped.map(([type]) => type),
       packed: packBlobs(dumped.map(([, bytes]) => bytes)),
+      known,
+      deltaBases: { channels: bases.map(([channel]) => channel), versions: bases.map(([, version]) => version) },
     };
   }
 
@@ -123,15 +151,29 @@ export class Encoder {
   /** Serialized, size-checked and compacted: the type tag and bytes to store. */
   private async store(value: unknown, what: string, stats: OperationStats): Promise<[string, Uint8Array]> {
     const [type, bytes] = await this.dump(value, what);
+    return this.stored(type, bytes, bytes, what, stats);
+  }
+
+  /**
+   * `payload` (the whole serialized `value`, or a delta's suffix of it)
+   * compacted, once `value` passed the size check.
+   */
+  private async stored(
+    type: string,
+    payload: Uint8Array,
+    value: Uint8Array,
+    what: string,
+    stats: OperationStats,
+  ): Promise<[string, Uint8Array]> {
     const { maxPayloadBytes, compaction } = this.settings;
-    if (bytes.byteLength > maxPayloadBytes) {
+    if (value.byteLength > maxPayloadBytes) {
       throw new PayloadTooLargeError(
-        `${what} serializes to ${bytes.byteLength} bytes, more than maxPayloadBytes (${maxPayloadBytes})`,
+        `${what} serializes to ${value.byteLength} bytes, more than maxPayloadBytes (${maxPayloadBytes})`,
         maxPayloadBytes,
       );
     }
-    const stored = await compact(type, bytes, compaction);
-    stats.rawBytes += bytes.byteLength;
+    const stored = await compact(type, payload, compaction);
+    stats.rawBytes += value.byteLength;
     stats.storedBytes += stored[1].byteLength;
     return stored;
   }
@@ -152,6 +194,10 @@ export interface EncodedBlobs {
   versions: string[];
   types: string[];
   packed: PackedBlobs;
+  /** Each stored value as the base of a later delta (empty with deltas off). */
+  known: Map<string, KnownValue>;
+  /** The base each delta extends, which the statement checks still exists. */
+  deltaBases: { channels: string[]; versions: string[] };
 }
 
 function versionText(version: unknown, channel: string, operation: string): string {

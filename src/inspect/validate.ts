@@ -1,5 +1,7 @@
+import { isDeltaType as isDelta } from "../codec/delta.js";
 import { ThreadNotFoundError } from "../errors.js";
 import { OperationStats } from "../observe/instrument.js";
+import type { ValueRow } from "../sql/index.js";
 import type { BlobRow, MissingBlobRow, MissingParentRow, WriteRow } from "../sql/inspect.js";
 import type { Database } from "../database.js";
 import { allThreadIds, countThreads, missingThreads } from "./threads.js";
@@ -120,7 +122,7 @@ async function validateThread(database: Database, threadId: string, limit: { row
         report.blobs += 1;
         // "empty" marks a channel version without a value: there is nothing to decode.
         if (row.type === "empty") continue;
-        const failure = await decodeFailure(database, row.type, row.blob);
+        const failure = await valueFailure(database, query, threadId, row);
         if (failure === undefined) continue;
         const [users] = await query<{ first_id: string | null; n: number }>(sql.blobUsers, [threadId, row.checkpoint_ns, row.channel, row.version]);
         const named = users?.first_id ? `first named by checkpoint ${users.first_id}` : "named by no checkpoint";
@@ -168,6 +170,29 @@ async function validateThread(database: Database, threadId: string, limit: { row
 function isLastPage(page: ReadonlyArray<{ fetched: number }>, rows: number): boolean {
   const fetched = page[0]!.fetched;
   return fetched < rows && page.length === fetched;
+}
+
+/**
+ * Why a stored channel value does not decode, or undefined when it does. A
+ * delta is decoded with its whole chain, fetched by its own statement, so
+ * every chain is checked to end at a full value and rebuild to its checksum.
+ */
+async function valueFailure(
+  database: Database,
+  query: <Row>(text: string, values?: unknown[]) => Promise<Row[]>,
+  threadId: string,
+  row: BlobRow,
+): Promise<string | undefined> {
+  if (!isDelta(row.type)) return decodeFailure(database, row.type, row.blob);
+  const where = { threadId, ns: row.checkpoint_ns, channel: row.channel, version: row.version };
+  const chain = await query<ValueRow>(database.sql.checkpoints.valueRows, [threadId, row.checkpoint_ns, row.channel, row.version]);
+  const rows = new Map(chain.map((r) => [r.version, r]));
+  try {
+    await database.loader(new OperationStats()).channelValue(row, (version) => rows.get(version), where);
+    return undefined;
+  } catch (error) {
+    return error instanceof Error ? error.message : String(error);
+  }
 }
 
 /** Why a stored value does not decode, or undefined when it does. */

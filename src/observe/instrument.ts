@@ -34,6 +34,18 @@ export class OperationStats {
   rows = 0;
   /** Database attempts (1 unless retried). */
   attempts = 0;
+  /** Channel values written (put), and how many of them as deltas. */
+  values = 0;
+  deltas = 0;
+
+  /** Back to nothing written or read, for an operation that starts over (attempts keep counting). */
+  reset(): void {
+    this.rawBytes = 0;
+    this.storedBytes = 0;
+    this.rows = 0;
+    this.values = 0;
+    this.deltas = 0;
+  }
 }
 
 export interface InstrumentationSettings {
@@ -140,6 +152,10 @@ export class Instrumentation {
     if (failure !== undefined) metrics.operationErrors.inc({ operation: label, code: errorCode(failure) });
     if (stats.rawBytes > 0) metrics.payloadBytes.observe({ operation: label, stage: "raw" }, stats.rawBytes);
     if (stats.storedBytes > 0) metrics.payloadBytes.observe({ operation: label, stage: "stored" }, stats.storedBytes);
+    if (stats.values > 0 && failure === undefined) {
+      metrics.storedValues.inc({ kind: "full" }, stats.values - stats.deltas);
+      if (stats.deltas > 0) metrics.storedValues.inc({ kind: "delta" }, stats.deltas);
+    }
   }
 
   private logSlow(operation: string, label: string, target: OperationTarget, stats: OperationStats, seconds: number): void {

@@ -41,6 +41,7 @@ export class CheckpointMetrics {
   readonly operationDuration: Histogram<"operation" | "backend" | "status">;
   readonly operationErrors: Counter<"operation" | "code">;
   readonly payloadBytes: Histogram<"operation" | "stage">;
+  readonly storedValues: Counter<"kind">;
   readonly slowOperations: Counter<"operation">;
   readonly retries: Counter<"operation">;
   readonly healthChecks: Counter<"result">;
@@ -76,6 +77,12 @@ export class CheckpointMetrics {
       help: "Bytes of serialized state per operation: raw (serialized) and stored (after compaction)",
       labelNames: ["operation", "stage"] as const,
       buckets: BYTE_BUCKETS,
+      registers,
+    }));
+    this.storedValues = shared(name("stored_values_total"), () => new Counter({
+      name: name("stored_values_total"),
+      help: "Channel values written by put(), by how they were stored: whole (full) or as a delta against the parent's version",
+      labelNames: ["kind"] as const,
       registers,
     }));
     this.slowOperations = shared(name("slow_operations_total"), () => new Counter({
@@ -159,6 +166,7 @@ export class CheckpointMetrics {
     for (const result of ["ok", "failed"]) this.healthChecks.inc({ result }, 0);
     for (const table of ["checkpoints", "writes", "blobs"]) this.prunedRows.inc({ table }, 0);
     for (const status of ["ok", "error"]) this.retentionRuns.inc({ status }, 0);
+    for (const kind of ["full", "delta"]) this.storedValues.inc({ kind }, 0);
   }
 
   /** Still the registry's metrics (not dropped by `registry.clear()`)? */

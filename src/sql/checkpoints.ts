@@ -6,7 +6,16 @@
  * round trip and is atomic without BEGIN/COMMIT (a data-modifying CTE is one
  * statement).
  */
+import { MAX_DELTA_CHAIN } from "../config/payload.js";
 import type { Tables } from "./tables.js";
+
+/**
+ * Takes the base version out of a delta row's type (POSIX regex, first
+ * group): `<type>+delta:<prefix length>:<crc32>:<base version>`, maybe
+ * followed by a compaction suffix. The format is codec/delta.ts's; a test
+ * checks the two agree.
+ */
+export const DELTA_BASE_VERSION = "\\+delta:[0-9]+:[0-9a-f]{8}:([0-9A-Za-z._-]+)";
 
 /** Channel name LangGraph uses for `Send` packets (pending sends). */
 const TASKS_CHANNEL = "__pregel_tasks";
@@ -17,6 +26,37 @@ const TASKS_CHANNEL = "__pregel_tasks";
  * order LangGraph's `compareWritesSortKeys` uses.
  */
 const WRITES_ORDER = `task_path COLLATE "C", task_id COLLATE "C", idx`;
+
+/**
+ * The stored rows of one channel value: the row of (channel, version),
+ * then, while a row is a delta (see codec/delta.ts), the row of its base
+ * version, down to the full value the chain ends at: one primary-key probe
+ * per row, at most MAX_DELTA_CHAIN hops (a corrupt chain that loops stops
+ * there, and the reader reports it). `version` etc. are SQL expressions.
+ *
+ * Every step is a primary-key probe: as a plain join the planner would scan
+ * or hash every blob of the thread's channel (it cannot see how few rows a
+ * chain has), so reads would slow down as a thread grows; a LATERAL
+ * subquery with LIMIT 1 keeps each step a probe (the key is unique).
+ */
+function valueChain(t: Tables, threadId: string, ns: string, channel: string, version: string): string {
+  const row = `b.version, b.type, b.blob, substring(b.type FROM '${DELTA_BASE_VERSION}') AS base`;
+  return `
+    WITH RECURSIVE value_rows AS (
+      (SELECT ${row}, 0 AS hop FROM ${t.blobs} b
+       WHERE b.thread_id = ${threadId} AND b.checkpoint_ns = ${ns} AND b.channel = ${channel} AND b.version = ${version}
+       LIMIT 1)
+      UNION ALL
+      SELECT base_row.*, value_rows.hop + 1 FROM value_rows
+      CROSS JOIN LATERAL (
+        SELECT ${row} FROM ${t.blobs} b
+        WHERE b.thread_id = ${threadId} AND b.checkpoint_ns = ${ns} AND b.channel = ${channel} AND b.version = value_rows.base
+        LIMIT 1
+      ) base_row
+      WHERE value_rows.base IS NOT NULL AND value_rows.hop < ${MAX_DELTA_CHAIN}
+    )
+    SELECT version, type, blob, hop FROM value_rows`;
+}
 
 /**
  * Columns of a checkpoint tuple: the row, its channel blobs (only channels
@@ -40,19 +80,10 @@ SELECT cp.thread_id, cp.checkpoint_ns, cp.checkpoint_id, cp.parent_checkpoint_id
        bl.blob_index, bl.blob_data, wr.write_index, wr.write_data
 FROM (${page}) cp
 LEFT JOIN LATERAL (
-  SELECT json_agg(json_build_array(v.key, b.type, octet_length(b.blob))) AS blob_index,
+  SELECT json_agg(json_build_array(v.key, b.type, octet_length(b.blob), b.version)) AS blob_index,
          string_agg(b.blob, ''::bytea) AS blob_data
   FROM jsonb_each_text(cp.checkpoint -> 'channel_versions') v
-  -- One primary-key probe per channel. As a plain join the planner hashes
-  -- every blob of the thread (it cannot see how few channels there are), so
-  -- reads would slow down as a thread grows; LIMIT 1 keeps the subquery from
-  -- being flattened into such a join (the key is unique, so nothing is lost).
-  CROSS JOIN LATERAL (
-    SELECT b.type, b.blob FROM ${t.blobs} b
-    WHERE b.thread_id = cp.thread_id AND b.checkpoint_ns = cp.checkpoint_ns
-      AND b.channel = v.key AND b.version = v.value
-    LIMIT 1
-  ) b
+  CROSS JOIN LATERAL (${valueChain(t, "cp.thread_id", "cp.checkpoint_ns", "v.key", "v.value")}) b
   WHERE b.type <> 'empty'
 ) bl ON true
 LEFT JOIN LATERAL (
@@ -100,21 +131,35 @@ ORDER BY cp.checkpoint_id DESC, cp.thread_id DESC, cp.checkpoint_ns DESC`,
      * parameter ($8) sliced by offset/length: a bytea[] parameter would be sent
      * as hex text, doubling the bytes on the wire. Blobs are immutable per
      * (channel, version), so a replay inserts nothing new.
+     *
+     * Delta rows ($13 channels, $14 base versions) extend a value the saver
+     * remembers; if one of those bases no longer exists (pruned, or the thread
+     * deleted and rewritten since), nothing is written and no row is
+     * returned, and the saver sends the checkpoint again with full values.
      */
     put: `
-WITH new_blobs AS (
+WITH missing_base AS (
+  SELECT 1 FROM unnest($13::text[], $14::text[]) AS d(channel, version)
+  WHERE NOT EXISTS (
+    SELECT 1 FROM ${t.blobs} b
+    WHERE b.thread_id = $1 AND b.checkpoint_ns = $2 AND b.channel = d.channel AND b.version = d.version)
+  LIMIT 1
+), new_blobs AS (
   INSERT INTO ${t.blobs} (thread_id, checkpoint_ns, channel, version, type, blob)
   -- The version as the checkpoint document spells it, which is what reads join on
   -- (JS and Postgres can print the same number differently, e.g. 1e21).
   SELECT $1, $2, b.channel, COALESCE($11::jsonb -> 'channel_versions' ->> b.channel, b.version), b.type,
          CASE WHEN b.len < 0 THEN NULL ELSE substring($8::bytea FROM b.off + 1 FOR b.len) END
   FROM unnest($3::text[], $4::text[], $5::text[], $6::int[], $7::int[]) AS b(channel, version, type, off, len)
+  WHERE NOT EXISTS (SELECT 1 FROM missing_base)
   ON CONFLICT (thread_id, checkpoint_ns, channel, version) DO NOTHING
 )
 INSERT INTO ${t.checkpoints} (thread_id, checkpoint_ns, checkpoint_id, parent_checkpoint_id, checkpoint, metadata)
-VALUES ($1, $2, $9, $10, $11::jsonb, $12::jsonb)
+SELECT $1, $2, $9, $10, $11::jsonb, $12::jsonb
+WHERE NOT EXISTS (SELECT 1 FROM missing_base)
 ON CONFLICT (thread_id, checkpoint_ns, checkpoint_id)
-DO UPDATE SET checkpoint = EXCLUDED.checkpoint, metadata = EXCLUDED.metadata`,
+DO UPDATE SET checkpoint = EXCLUDED.checkpoint, metadata = EXCLUDED.metadata
+RETURNING 1 AS written`,
 
     /**
      * All writes of one task in one statement. Special writes (negative idx:
@@ -128,6 +173,9 @@ FROM unnest($6::int[], $7::text[], $8::text[], $9::int[], $10::int[]) AS w(idx, 
 ON CONFLICT (thread_id, checkpoint_ns, checkpoint_id, task_id, idx)
 DO UPDATE SET channel = EXCLUDED.channel, type = EXCLUDED.type, blob = EXCLUDED.blob, task_path = EXCLUDED.task_path
 WHERE EXCLUDED.idx < 0`,
+
+    /** The rows of one stored value and of its delta chain: $1 thread, $2 namespace, $3 channel, $4 version. */
+    valueRows: `SELECT * FROM (${valueChain(t, "$1", "$2", "$3", "$4")}) value_rows ORDER BY hop`,
 
     deleteThread: `
 WITH deleted_blobs AS (DELETE FROM ${t.blobs} WHERE thread_id = $1),
@@ -184,19 +232,18 @@ WITH RECURSIVE target AS (
   WHERE cardinality(still.wanted) > 0
 )
 SELECT * FROM (
-SELECT 'seed' AS kind, chain.depth, b.channel, NULL::text AS task_id, NULL::text AS task_path,
-       NULL::int AS idx, b.type, b.blob
+SELECT 'seed' AS kind, chain.depth, ch AS channel, NULL::text AS task_id, NULL::text AS task_path,
+       NULL::int AS idx, b.type, b.blob, b.version, b.hop
 FROM chain CROSS JOIN LATERAL unnest(chain.wanted) AS ch
-JOIN ${t.blobs} b
-  ON b.thread_id = $1 AND b.checkpoint_ns = $2 AND b.channel = ch
- AND b.version = chain.checkpoint -> 'channel_versions' ->> ch AND b.type <> 'empty'
+CROSS JOIN LATERAL (${valueChain(t, "$1", "$2", "ch", "chain.checkpoint -> 'channel_versions' ->> ch")}) b
+WHERE b.type <> 'empty'
 UNION ALL
-SELECT 'write', chain.depth, w.channel, w.task_id, w.task_path, w.idx, w.type, w.blob
+SELECT 'write', chain.depth, w.channel, w.task_id, w.task_path, w.idx, w.type, w.blob, NULL, NULL
 FROM chain JOIN ${t.writes} w
   ON w.thread_id = $1 AND w.checkpoint_ns = $2 AND w.checkpoint_id = chain.checkpoint_id
  AND w.channel = ANY (chain.wanted)
 ) history
-ORDER BY kind, depth DESC, task_path COLLATE "C", task_id COLLATE "C", idx`,
+ORDER BY kind, depth DESC, channel, hop, task_path COLLATE "C", task_id COLLATE "C", idx`,
   };
 }
 
@@ -211,8 +258,12 @@ export interface TupleRow {
   checkpoint: Record<string, unknown>;
   /** JSON text (selected as text so it reaches the serializer unparsed). */
   metadata: string;
-  /** [channel, type, byte length or null] per stored channel value, in `blob_data` order. */
-  blob_index: Array<[string, string, number | null]> | null;
+  /**
+   * [channel, type, byte length or null, version] per stored row, in
+   * `blob_data` order: each channel's value first, then the rows its delta
+   * chain needs, if it is a delta.
+   */
+  blob_index: Array<[string, string, number | null, string]> | null;
   blob_data: Uint8Array | null;
   /** [task id, channel, type, byte length] per pending write, in `writesSortKey` order. */
   write_index: Array<[string, string, string, number | null]> | null;
@@ -220,6 +271,14 @@ export interface TupleRow {
   /** [type, byte length] per pending send of a pre-v4 checkpoint; set from `legacySends`. */
   send_index?: Array<[string, number | null]> | null;
   send_data?: Uint8Array | null;
+}
+
+/** A row of `valueRows`. */
+export interface ValueRow {
+  version: string;
+  type: string;
+  blob: Uint8Array | null;
+  hop: number;
 }
 
 /** A row of `legacySends`: the sends stored on one parent checkpoint. */
@@ -231,7 +290,7 @@ export interface LegacySendsRow {
   send_data: Uint8Array | null;
 }
 
-/** A row of `deltaHistory`. */
+/** A row of `deltaHistory`: a seed's rows come first (its value, then its delta chain, if any), then the writes. */
 export interface DeltaHistoryRow {
   kind: "seed" | "write";
   depth: number;
@@ -239,4 +298,6 @@ export interface DeltaHistoryRow {
   task_id: string | null;
   type: string;
   blob: Uint8Array | null;
+  /** A seed row's channel version; NULL for writes. */
+  version: string | null;
 }

@@ -11,5 +11,6 @@ export {
   type LegacySendsRow,
   type Statements,
   type TupleRow,
+  type ValueRow,
 } from "./checkpoints.js";
 export { buildSetupStatements } from "./setup.js";

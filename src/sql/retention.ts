@@ -1,3 +1,4 @@
+import { DELTA_BASE_VERSION } from "./checkpoints.js";
 import type { Tables } from "./tables.js";
 
 /** LangGraph's TASKS channel: where checkpoints before format v4 kept their pending sends. */
@@ -15,6 +16,26 @@ const TASKS_CHANNEL = "__pregel_tasks";
  * namespace names them (`referencedValues`, `valuePage`, `deleteValues`),
  * which also keeps every value a graph writing at the same time can reach.
  */
+/**
+ * A recursive CTE `name`: the (channel, version) pairs of `from`, and the
+ * base of every delta among them, down each chain (see codec/delta.ts):
+ * a value stored as a delta needs its bases as much as itself. UNION drops
+ * repeats, so even a corrupt chain that loops ends.
+ */
+function withBases(t: Tables, name: string, from: string, threadId: string, ns: string): string {
+  return `${name} AS (
+  SELECT channel, version FROM ${from}
+  UNION
+  SELECT ${name}.channel, base_row.base FROM ${name}
+  CROSS JOIN LATERAL (
+    SELECT substring(b.type FROM '${DELTA_BASE_VERSION}') AS base FROM ${t.blobs} b
+    WHERE b.thread_id = ${threadId} AND b.checkpoint_ns = ${ns} AND b.channel = ${name}.channel AND b.version = ${name}.version
+    LIMIT 1
+  ) base_row
+  WHERE base_row.base IS NOT NULL
+)`;
+}
+
 export function buildRetentionStatements(t: Tables) {
   return {
     /**
@@ -114,12 +135,13 @@ SELECT (SELECT ok FROM still_idle) AS idle, (SELECT count(*) FROM gone)::int AS 
      * seconds per batch on a big thread.
      */
     referencedValues: `
+WITH RECURSIVE named AS (
+  SELECT DISTINCT v.key AS channel, v.value AS version
+  FROM ${t.checkpoints} c CROSS JOIN LATERAL jsonb_each_text(c.checkpoint -> 'channel_versions') v
+  WHERE c.thread_id = $1 AND c.checkpoint_ns = $2 AND c.checkpoint_id NOT IN (SELECT unnest($3::text[]))
+), ${withBases(t, "needed", "named", "$1", "$2")}
 SELECT (SELECT max(checkpoint_id) FROM ${t.checkpoints} WHERE thread_id = $1 AND checkpoint_ns = $2) AS newest_id,
-       (SELECT coalesce(json_agg(json_build_array(r.channel, r.version)), '[]') FROM (
-          SELECT DISTINCT v.key AS channel, v.value AS version
-          FROM ${t.checkpoints} c CROSS JOIN LATERAL jsonb_each_text(c.checkpoint -> 'channel_versions') v
-          WHERE c.thread_id = $1 AND c.checkpoint_ns = $2 AND c.checkpoint_id NOT IN (SELECT unnest($3::text[]))
-        ) r) AS referenced`,
+       (SELECT coalesce(json_agg(json_build_array(r.channel, r.version)), '[]') FROM needed r) AS referenced`,
 
     /** A page of the values of ($1, $2) in key order after ($3, $4) (NULL: from the start), $5 at most. */
     valuePage: `
@@ -134,13 +156,15 @@ LIMIT $5`,
      * `referencedValues` looked) names one of them.
      */
     deleteValues: `
-WITH gone AS (
+WITH RECURSIVE fresh AS (
+  SELECT v.key AS channel, v.value AS version
+  FROM ${t.checkpoints} c CROSS JOIN LATERAL jsonb_each_text(c.checkpoint -> 'channel_versions') v
+  WHERE c.thread_id = $1 AND c.checkpoint_ns = $2 AND ($5::text IS NULL OR c.checkpoint_id > $5)
+), ${withBases(t, "still_needed", "fresh", "$1", "$2")},
+gone AS (
   DELETE FROM ${t.blobs} b USING unnest($3::text[], $4::text[]) AS k(channel, version)
   WHERE b.thread_id = $1 AND b.checkpoint_ns = $2 AND b.channel = k.channel AND b.version = k.version
-    AND NOT EXISTS (
-      SELECT 1 FROM ${t.checkpoints} c
-      WHERE c.thread_id = $1 AND c.checkpoint_ns = $2 AND ($5::text IS NULL OR c.checkpoint_id > $5)
-        AND c.checkpoint -> 'channel_versions' ->> b.channel = b.version)
+    AND NOT EXISTS (SELECT 1 FROM still_needed n WHERE n.channel = b.channel AND n.version = b.version)
   RETURNING 1
 )
 SELECT count(*)::int AS blobs FROM gone`,

@@ -1,4 +1,6 @@
 import { compact, expand } from "../codec/compaction.js";
+import { unreadableDelta } from "../codec/decode.js";
+import { applyDelta, parseDeltaType } from "../codec/delta.js";
 import { InvalidInputError, PayloadTooLargeError, ThreadNotFoundError } from "../errors.js";
 import { fromStoredJson, hasEscapedNul, toStorableJson } from "../codec/metadata.js";
 import type { OperationStats } from "../observe/instrument.js";
@@ -40,13 +42,19 @@ export async function exportPostgres(database: Database, threadId: string, stats
   );
   if (checkpoints.length === 0) throw new ThreadNotFoundError("exportThread", threadId);
   stats.rows = checkpoints.length + blobs.length + writes.length;
-  const inflate = async (type: string, blob: Uint8Array): Promise<[string, string]> => {
+  const { maxPayloadBytes } = database.options;
+  const expanded = async (type: string, blob: Uint8Array): Promise<[string, Uint8Array]> => {
     stats.storedBytes += blob.byteLength;
     // One at a time: a hostile row inflates to at most maxPayloadBytes, once.
-    const [raw, bytes] = await expand(type, blob, database.options.maxPayloadBytes);
+    const [raw, bytes] = await expand(type, blob, maxPayloadBytes);
     stats.rawBytes += bytes.byteLength;
-    return [raw, Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("base64")];
+    return [raw, bytes];
   };
+  const inflate = async (type: string, blob: Uint8Array): Promise<[string, string]> => {
+    const [raw, bytes] = await expanded(type, blob);
+    return [raw, base64(bytes)];
+  };
+  const wholeValue = wholeValues(threadId, blobs, expanded, maxPayloadBytes);
   // Blob rows spell a numeric version as Postgres prints it; the document spells it as JavaScript does.
   const spelled = new Map<string, string>();
   for (const row of checkpoints) {
@@ -73,7 +81,9 @@ export async function exportPostgres(database: Database, threadId: string, stats
     writes: [],
   };
   for (const row of blobs) {
-    const [type, data] = row.blob === null ? [row.type, null] : await inflate(row.type, row.blob);
+    // Values stored as deltas are exported whole, so the document stays portable.
+    const [type, bytes] = row.blob === null ? [row.type, null] : await wholeValue(row);
+    const data = bytes === null ? null : base64(bytes);
     const version = spelled.get(blobKey(row.checkpoint_ns, row.channel, row.version)) ?? row.version;
     doc.blobs.push({ checkpoint_ns: row.checkpoint_ns, channel: row.channel, version, type, data });
   }
@@ -83,6 +93,58 @@ export async function exportPostgres(database: Database, threadId: string, stats
     doc.writes.push({ checkpoint_ns, checkpoint_id, task_id, task_path, idx, channel, type, data });
   }
   return doc;
+}
+
+function base64(bytes: Uint8Array): string {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("base64");
+}
+
+/**
+ * Each channel value of an export, whole: a delta is rebuilt from its
+ * base's whole value, which is computed once however many deltas extend it.
+ */
+function wholeValues(
+  threadId: string,
+  rows: readonly ExportBlobRow[],
+  expanded: (type: string, blob: Uint8Array) => Promise<[string, Uint8Array]>,
+  maxPayloadBytes: number,
+): (row: ExportBlobRow) => Promise<[string, Uint8Array]> {
+  const byKey = new Map(rows.map((row) => [blobKey(row.checkpoint_ns, row.channel, row.version), row]));
+  const done = new Map<ExportBlobRow, Promise<[string, Uint8Array]>>();
+  // The rows being rebuilt, base below delta: one seen again is a loop.
+  const path: ExportBlobRow[] = [];
+  const whole = async (row: ExportBlobRow): Promise<[string, Uint8Array]> => {
+    if (path.includes(row)) {
+      throw unreadableDelta(
+        { threadId, ns: row.checkpoint_ns, channel: row.channel, version: row.version },
+        "its chain of bases loops back to it",
+      );
+    }
+    let value = done.get(row);
+    if (value === undefined) {
+      path.push(row);
+      value = rebuildRow(row).finally(() => path.pop());
+      done.set(row, value);
+    }
+    return value;
+  };
+  const rebuildRow = async (row: ExportBlobRow): Promise<[string, Uint8Array]> => {
+    const [type, bytes] = await expanded(row.type, row.blob!);
+    const delta = parseDeltaType(type);
+    if (delta === undefined) return [type, bytes];
+    const where = { threadId, ns: row.checkpoint_ns, channel: row.channel, version: row.version };
+    const baseRow = byKey.get(blobKey(row.checkpoint_ns, row.channel, delta.baseVersion));
+    if (baseRow === undefined || baseRow.blob === null) throw unreadableDelta(where, `its base version ${delta.baseVersion} is missing`);
+    const [baseType, base] = await whole(baseRow);
+    if (baseType !== delta.type) throw unreadableDelta(where, `its base version ${delta.baseVersion} holds a ${baseType} value, not ${delta.type}`);
+    if (delta.prefixLength + bytes.byteLength > maxPayloadBytes) {
+      throw new PayloadTooLargeError(`a stored value rebuilds to more than maxPayloadBytes (${maxPayloadBytes})`, maxPayloadBytes);
+    }
+    const value = applyDelta(base, delta, bytes);
+    if (value === undefined) throw unreadableDelta(where, `what its chain rebuilds does not match its checksum`);
+    return [delta.type, value];
+  };
+  return whole;
 }
 
 /**

@@ -225,3 +225,30 @@ export function plain(value: unknown): unknown {
   }
   return value;
 }
+
+// ---------------------------------------------------------------------------
+// A chat on MessagesAnnotation: the state most agents keep, a growing list.
+// ---------------------------------------------------------------------------
+
+const WORDS = ["state", "graph", "node", "edge", "message", "thread", "value", "delta", "store", "reply", "tool", "model"];
+
+/** About `count` words, the same for the same seed. */
+export function sentence(seed: number, count = 60): string {
+  return Array.from({ length: count }, (_, i) => WORDS[(seed * 7 + i * 5 + i * i) % WORDS.length]).join(" ");
+}
+
+/** A user's turn: one HumanMessage of about 60 words. */
+export const userTurn = (turn: number) => ({ messages: [new HumanMessage({ id: `user-${turn}`, content: sentence(turn) })] });
+
+/** One node that answers every user message with an AIMessage of about 60 words. */
+export function chatGraph(checkpointer: BaseCheckpointSaver, log: Log = []) {
+  return new StateGraph(MessagesAnnotation)
+    .addNode("agent", (state: typeof MessagesAnnotation.State) => {
+      const n = state.messages.length;
+      log.push(`agent:${n}`);
+      return { messages: [new AIMessage({ id: `ai-${n}`, content: sentence(1000 + n) })] };
+    })
+    .addEdge(START, "agent")
+    .addEdge("agent", END)
+    .compile({ checkpointer });
+}

@@ -113,6 +113,9 @@ export interface Integrity {
 }
 
 /** What must hold of the tables after any prune (and holds after plain graph runs). */
+/** The base version of a delta row `d` (see src/codec/delta.ts), NULL for a full value. */
+const DELTA_BASE = `substring(d.type FROM '\\+delta:[0-9]+:[0-9a-f]{8}:([0-9A-Za-z._-]+)')`;
+
 export async function integrity(pool: pg.Pool | pg.PoolClient, schema = "public", threadIds?: string[]): Promise<Integrity> {
   const s = q(schema);
   const only = (alias: string) => `($1::text[] IS NULL OR ${alias}.thread_id = ANY ($1))`;
@@ -122,10 +125,23 @@ export async function integrity(pool: pg.Pool | pg.PoolClient, schema = "public"
          FROM ${s}.checkpoints c CROSS JOIN LATERAL jsonb_each_text(c.checkpoint -> 'channel_versions') v
          WHERE ${only("c")} AND NOT EXISTS (
            SELECT 1 FROM ${s}.checkpoint_blobs b WHERE b.thread_id = c.thread_id AND b.checkpoint_ns = c.checkpoint_ns
-             AND b.channel = v.key AND b.version = v.value)`),
-    run(`WITH named AS (
+             AND b.channel = v.key AND b.version = v.value)
+         UNION ALL
+         -- A value stored as a delta whose base is gone is missing just the same.
+         SELECT concat_ws('/', d.thread_id, d.checkpoint_ns, d.channel, d.version, 'base', ${DELTA_BASE}) AS k
+         FROM ${s}.checkpoint_blobs d
+         WHERE ${only("d")} AND ${DELTA_BASE} IS NOT NULL AND NOT EXISTS (
+           SELECT 1 FROM ${s}.checkpoint_blobs b WHERE b.thread_id = d.thread_id AND b.checkpoint_ns = d.checkpoint_ns
+             AND b.channel = d.channel AND b.version = ${DELTA_BASE})`),
+    // Named by a checkpoint, or the base of a delta that is (transitively).
+    run(`WITH RECURSIVE named AS (
            SELECT DISTINCT c.thread_id, c.checkpoint_ns, v.key AS channel, v.value AS version
-           FROM ${s}.checkpoints c CROSS JOIN LATERAL jsonb_each_text(c.checkpoint -> 'channel_versions') v WHERE ${only("c")})
+           FROM ${s}.checkpoints c CROSS JOIN LATERAL jsonb_each_text(c.checkpoint -> 'channel_versions') v WHERE ${only("c")}
+           UNION
+           SELECT d.thread_id, d.checkpoint_ns, d.channel, ${DELTA_BASE}
+           FROM named n JOIN ${s}.checkpoint_blobs d ON d.thread_id = n.thread_id AND d.checkpoint_ns = n.checkpoint_ns
+             AND d.channel = n.channel AND d.version = n.version
+           WHERE ${DELTA_BASE} IS NOT NULL)
          SELECT concat_ws('/', b.thread_id, b.checkpoint_ns, b.channel, b.version) AS k
          FROM ${s}.checkpoint_blobs b
          WHERE ${only("b")} AND NOT EXISTS (

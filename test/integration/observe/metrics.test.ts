@@ -358,7 +358,8 @@ describe("GET /metrics", () => {
     expect(names).toContain("myapp_langgraph_checkpoint_operation_duration_seconds");
     expect(names).toContain("myapp_langgraph_checkpoint_pruned_rows_total");
     expect(names).toContain("myapp_langgraph_checkpoint_retention_runs_total");
+    expect(names).toContain("myapp_langgraph_checkpoint_stored_values_total");
     expect(names.every((n) => n.startsWith("myapp_langgraph_checkpoint_"))).toBe(true);
-    expect(names).toHaveLength(12);
+    expect(names).toHaveLength(13);
   });
 });

@@ -46,7 +46,7 @@ function referenceCompress(codec: CodecName, bytes: Uint8Array): Buffer {
   return zlib.gzipSync(bytes);
 }
 
-function settings(codec: CodecName, extra: Partial<CompactionSettings> = {}): CompactionSettings {
+function settings(codec: CodecName, extra: Partial<CompactionSettings> = {}) {
   return { codec, level: 1, thresholdBytes: 1024, ...extra };
 }
 
@@ -360,19 +360,23 @@ describe("corrupt compressed data", () => {
 });
 
 describe("options", () => {
-  it("defaults: brotli at level 1 from 1 KiB, 256 MiB payload cap; partial settings keep the other defaults", () => {
+  const DELTAS = { deltas: true, maxDeltaChain: 32, deltaCacheBytes: 64 * MiB };
+
+  it("defaults: brotli at level 1 from 1 KiB, deltas in chains of at most 32 with a 64 MiB cache, 256 MiB payload cap; partial settings keep the other defaults", () => {
     const defaults = resolveOptions(undefined);
-    expect(defaults.compaction).toEqual({ thresholdBytes: 1024, codec: "br", level: 1 });
+    expect(defaults.compaction).toEqual({ thresholdBytes: 1024, codec: "br", level: 1, ...DELTAS });
     expect(defaults.maxPayloadBytes).toBe(256 * MiB);
-    expect(resolveOptions({ compaction: { codec: "gzip" } }).compaction).toEqual({ thresholdBytes: 1024, codec: "gzip", level: 1 });
-    expect(resolveOptions({ compaction: { level: undefined, thresholdBytes: 4096 } }).compaction).toEqual({ thresholdBytes: 4096, codec: "br", level: 1 });
-    expect(resolveOptions({ compaction: {} }).compaction).toEqual({ thresholdBytes: 1024, codec: "br", level: 1 });
+    expect(resolveOptions({ compaction: { codec: "gzip" } }).compaction).toEqual({ thresholdBytes: 1024, codec: "gzip", level: 1, ...DELTAS });
+    expect(resolveOptions({ compaction: { level: undefined, thresholdBytes: 4096 } }).compaction).toEqual({ thresholdBytes: 4096, codec: "br", level: 1, ...DELTAS });
+    expect(resolveOptions({ compaction: {} }).compaction).toEqual({ thresholdBytes: 1024, codec: "br", level: 1, ...DELTAS });
+    expect(resolveOptions({ compaction: { deltas: false } }).compaction).toMatchObject({ deltas: false, codec: "br" });
     expect(resolveOptions({ compaction: false }).compaction).toBe(false);
     expect(resolveOptions({ maxPayloadBytes: 4096 }).maxPayloadBytes).toBe(4096);
   });
 
   it("explicit zeros are kept, and the top level of each codec is accepted", () => {
-    expect(resolveOptions({ compaction: { thresholdBytes: 0, level: 0 } }).compaction).toEqual({ thresholdBytes: 0, codec: "br", level: 0 });
+    expect(resolveOptions({ compaction: { thresholdBytes: 0, level: 0 } }).compaction).toEqual({ thresholdBytes: 0, codec: "br", level: 0, ...DELTAS });
+    expect(resolveOptions({ compaction: { deltaCacheBytes: 0 } }).compaction).toMatchObject({ deltaCacheBytes: 0 });
     expect(resolveOptions({ compaction: { codec: "br", level: 11 } }).compaction).toMatchObject({ level: 11 });
     expect(resolveOptions({ compaction: { codec: "deflate", level: 9 } }).compaction).toMatchObject({ level: 9 });
     expect(resolveOptions({ compaction: { codec: "gzip", level: 9 } }).compaction).toMatchObject({ level: 9 });
@@ -386,6 +390,11 @@ describe("options", () => {
     ["gzip level 10", { compaction: { codec: "gzip", level: 10 } }, /compaction\.level for gzip must be an integer from 0 to 9/],
     ["a negative level", { compaction: { level: -1 } }, /compaction\.level/],
     ["a fractional level", { compaction: { level: 1.5 } }, /compaction\.level/],
+    ["deltas as a string", { compaction: { deltas: "yes" as never } }, /compaction\.deltas must be true or false, got a string/],
+    ["a delta chain of 0", { compaction: { maxDeltaChain: 0 } }, /compaction\.maxDeltaChain must be a positive integer/],
+    ["a delta chain past the limit", { compaction: { maxDeltaChain: 257 } }, /compaction\.maxDeltaChain must be at most 256, got 257/],
+    ["a negative delta cache", { compaction: { deltaCacheBytes: -1 } }, /compaction\.deltaCacheBytes must be a non-negative integer/],
+    ["a fractional delta cache", { compaction: { deltaCacheBytes: 1.5 } }, /compaction\.deltaCacheBytes/],
     ["a string level", { compaction: { level: "1" as never } }, /compaction\.level/],
     ["a negative threshold", { compaction: { thresholdBytes: -1 } }, /compaction\.thresholdBytes must be a non-negative integer, got the number -1/],
     ["a NaN threshold", { compaction: { thresholdBytes: Number.NaN } }, /compaction\.thresholdBytes/],
