@@ -154,7 +154,8 @@ async function runLength(turns, admin, url) {
       const after = side.proxy.counts();
       side.sent.push(after.sent - before.sent);
       side.received.push(after.received - before.received);
-      if (turn % 100 === 0 && side === sides[(turn + sides.length - 2) % sides.length]) log(`${turns} turns: turn ${turn}`);
+      const lastThisRound = side === sides[(round + sides.length - 1) % sides.length]; // interleave's order
+      if (turn % 100 === 0 && lastThisRound) log(`${turns} turns: turn ${turn}`);
     });
     const config = { configurable: { thread_id: threadId, checkpoint_ns: "" } };
     for (const side of sides) {
