@@ -3,7 +3,11 @@
 // @langchain/langgraph-checkpoint-postgres saver, whose large blobs Postgres
 // already compresses with TOAST (pglz). Each saver gets its own schema in one
 // database; each stores the same STATES conversations of MESSAGES messages.
+// Then the growing chat thread of bench/support/chat.mjs (npm run bench:chat
+// measures it in full): CHAT_TURNS turns on one thread per saver, where every
+// checkpoint holds the whole conversation so far.
 //   npm run bench:storage          (embedded PostgreSQL)
+//   CHAT_TURNS=100,300,1000 npm run bench:storage
 //   BENCH_DATABASE_URL=... npm run bench:storage
 import fs from "node:fs";
 import os from "node:os";
@@ -11,11 +15,13 @@ import { PostgresSaver as OfficialSaver } from "@langchain/langgraph-checkpoint-
 import { emptyCheckpoint, uuid6 } from "@langchain/langgraph-checkpoint";
 import pg from "pg";
 import { PostgresSaver } from "../dist/esm/index.js";
+import { CHAT_CONTENDERS, chatTableSizes, runChat } from "./support/chat.mjs";
 import { conversationMessages } from "./support/conversation.mjs";
 import { benchDatabase } from "./support/database.mjs";
 
 const STATES = Number(process.env.STATES ?? 20);
 const MESSAGES = Number(process.env.MESSAGES ?? 200);
+const CHAT_TURNS = (process.env.CHAT_TURNS ?? "100,300").split(",").map(Number);
 
 const db = await benchDatabase();
 const admin = new pg.Pool({ connectionString: db.url });
@@ -51,13 +57,29 @@ for (const [name, { schema, create }] of Object.entries(contenders)) {
            (SELECT string_agg(DISTINCT type, ',') FROM ${schema}.checkpoint_blobs) AS types`);
   results.push({ name, ...Object.fromEntries(Object.entries(sizes).map(([k, v]) => [k, k === "types" ? v : Number(v)])) });
 }
+
+const chat = [];
+for (const turns of CHAT_TURNS) {
+  for (const { id, schema, create } of CHAT_CONTENDERS) {
+    await admin.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE; CREATE SCHEMA ${schema}`);
+    const saver = create(db.url);
+    await saver.setup();
+    await runChat(saver, { turns });
+    await saver.end();
+    chat.push({ turns, id, ...(await chatTableSizes(admin, schema)) });
+    await admin.query(`DROP SCHEMA ${schema} CASCADE`);
+  }
+}
 await admin.end();
 await db.stop();
 
 const official = results.find((r) => r.name === "official saver");
 const kib = (n) => (n / 1024).toFixed(1);
+const mib = (n) => `${(n / 1024 / 1024).toFixed(1)} MiB`;
 const lines = [
-  `# Stored bytes: ${STATES} conversation states of ${MESSAGES} messages`,
+  "# Stored bytes",
+  "",
+  `## ${STATES} conversation states of ${MESSAGES} messages`,
   "",
   `Node ${process.version} · ${os.cpus()[0]?.model ?? "cpu"} · ${new Date().toISOString()}. Sizes do not depend on the machine.`,
   `States from bench/support/conversation.mjs (seeds 1–${STATES}), one checkpoint each, put through each saver into its own schema.`,
@@ -69,6 +91,21 @@ const lines = [
     const perState = (r.blob_stored + r.documents) / STATES;
     const officialPerState = (official.blob_stored + official.documents) / STATES;
     return `| ${r.name} | ${r.types} | ${kib(r.sent / STATES)} KiB | ${kib(r.blob_stored / STATES)} KiB | ${kib(r.documents / STATES)} KiB | ${kib(r.relations)} KiB | ${(officialPerState / perState).toFixed(2)}× |`;
+  }),
+  "",
+  `## A growing chat thread: ${CHAT_TURNS.join(" and ")} turns`,
+  "",
+  "One thread of a compiled graph on `MessagesAnnotation` (bench/support/chat.mjs): each turn adds a 60-word user message and a 60-word reply,",
+  "and every checkpoint holds the whole conversation so far. Each saver with its default options (ours: compaction on), one after the other.",
+  "Payload is `sum(octet_length(blob))` of checkpoint_blobs and checkpoint_writes (before TOAST); disk is the three tables after VACUUM.",
+  "Per-turn bytes and time: `npm run bench:chat`.",
+  "",
+  "| Turns | Saver | Checkpoints | Payload | Tables on disk | Official ÷ this (payload) | Official ÷ this (disk) |",
+  "|---:|---|---:|---:|---:|---:|---:|",
+  ...chat.map((r) => {
+    const official = chat.find((o) => o.turns === r.turns && o.id === "official");
+    return `| ${r.turns} | ${r.id} | ${r.rows.checkpoints} | ${mib(r.payloadBytes)} | ${mib(r.diskBytes)} | ` +
+      `${(official.payloadBytes / r.payloadBytes).toFixed(2)}× | ${(official.diskBytes / r.diskBytes).toFixed(2)}× |`;
   }),
 ];
 const report = lines.join("\n") + "\n";
