@@ -2,11 +2,13 @@
 // LangGraph's MemorySaver, side by side in one run on one PostgreSQL:
 // directly, through a latency proxy (a database in the same region), and
 // through PgBouncer when it is installed. Writes bench/results/latest.md,
-// latest.json and latest.svg. Absolute times depend on the machine; the
-// ratios, measured interleaved in the same run, are what carry over.
+// latest.json and latest.svg, then runs the growing conversation of
+// bench/chat.mjs (chat.md, chat.json). Absolute times depend on the machine;
+// the ratios, measured interleaved in the same run, are what carry over.
 //   npm run bench                 (embedded PostgreSQL, full sizes)
 //   npm run bench -- --quick      (smaller sizes, under two minutes)
 //   BENCH_DATABASE_URL=postgres://... npm run bench
+import { spawnSync } from "node:child_process";
 import os from "node:os";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
@@ -50,7 +52,7 @@ if (args.help) {
   process.stdout.write(`usage: npm run bench -- [--quick] [--out <dir>] [--delay-ms <ms>] [--no-pgbouncer]
   --quick          smaller threads and fewer iterations (under two minutes)
   --tiny           tiny sizes, to check the program works (used by the tests)
-  --out <dir>      where latest.md, latest.json and latest.svg go (default bench/results)
+  --out <dir>      where latest.md, latest.json and latest.svg (and chat.md, chat.json) go (default bench/results)
   --delay-ms <ms>  latency the proxy adds in each direction (default 0.5)
   --no-pgbouncer   skip the PgBouncer leg even when pgbouncer is installed
 BENCH_DATABASE_URL selects the server; otherwise an embedded PostgreSQL is started.
@@ -127,3 +129,13 @@ try {
 } finally {
   for (const cleanup of cleanups.reverse()) await cleanup();
 }
+
+// The growing conversation (bench/chat.mjs: a chat on MessagesAnnotation, ours against the
+// official saver, 100 to 1,000 turns) runs next, in a process of its own, at the same size.
+// Its report goes to stderr and chat.md, so stdout stays latest.md.
+const chat = spawnSync(
+  process.execPath,
+  [fileURLToPath(new URL("./chat.mjs", import.meta.url)), ...(preset === "full" ? [] : [`--${preset}`]), "--out", args.out],
+  { stdio: ["ignore", 2, 2] },
+);
+if (chat.status !== 0) process.exitCode = chat.status ?? 1;

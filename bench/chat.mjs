@@ -6,7 +6,9 @@
 // own. Reports what the thread leaves on disk, the bytes each turn sends,
 // how per-turn time grows from the first turns to the last, and how long
 // reading the thread back (getTuple) takes at the end. Writes
-// bench/results/chat.md and chat.json.
+// bench/results/chat.md, chat.json (with every turn's time, per saver and
+// length) and chat.svg (per-turn time over the turns and disk per length,
+// drawn by bench/support/chat-chart.mjs).
 //   npm run bench:chat                       (embedded PostgreSQL; 100, 300, 1000 turns)
 //   npm run bench:chat -- --quick            (100 and 300 turns)
 //   npm run bench:chat -- --turns 50,500
@@ -19,6 +21,7 @@ import { parseArgs } from "node:util";
 import { Worker } from "node:worker_threads";
 import pg from "pg";
 import { CHAT_CONTENDERS, WORDS_PER_MESSAGE, buildChatGraph, chatTableSizes, chatTurn } from "./support/chat.mjs";
+import { SMOOTHING_TURNS, renderChatSvg } from "./support/chat-chart.mjs";
 import { closeSaver } from "./support/contenders.mjs";
 import { benchDatabase, median } from "./support/database.mjs";
 import { interleave, timeOperations } from "./support/measure.mjs";
@@ -64,7 +67,7 @@ if (args.help) {
   --turns <list>  conversation lengths to run, comma-separated (default 100,300,1000)
   --quick         100 and 300 turns
   --tiny          20 turns and few getTuple calls, to check the program works (used by the tests)
-  --out <dir>     where chat.md and chat.json go (default bench/results)
+  --out <dir>     where chat.md, chat.json and chat.svg go (default bench/results)
 BENCH_DATABASE_URL selects the server; otherwise an embedded PostgreSQL is started.
 `);
   process.exit(0);
@@ -181,6 +184,8 @@ async function runLength(turns, admin, url) {
         ...(await chatTableSizes(admin, side.schema, { vacuum: VACUUM })),
         ...windows(side, turns),
         getTuple: getTuple[side.id],
+        // Every turn's wall time in ms, turn 1 first, to the microsecond: what chat.svg draws.
+        turnMsEach: side.turnMs.map((x) => Math.round(x * 1000) / 1000),
       };
       await admin.query(`DROP SCHEMA "${side.schema}" CASCADE`);
     }
@@ -286,8 +291,16 @@ function renderMarkdown(result) {
       ["---:", ...Array(7).fill("---:")],
       ratioRows,
     ),
+    `![Per-turn time over the conversation (rolling median of ${SMOOTHING_TURNS} turns) and tables on disk, per saver](chat.svg)`,
   ].join("\n\n") + "\n";
 }
+
+/**
+ * JSON.stringify(…, null, 2), but arrays of numbers on one line (turnMsEach has a number per turn).
+ * Only arrays laid out over lines match: a string in JSON holds no raw line break.
+ */
+const toJson = (value) =>
+  JSON.stringify(value, null, 2).replace(/\[\n\s*(-?[\d.e+-]+(?:,\n\s*-?[\d.e+-]+)*)\n\s*\]/g, (_, list) => `[${list.split(/,\s*/).join(", ")}]`);
 
 // ---------------------------------------------------------------- main
 
@@ -322,9 +335,10 @@ try {
   const markdown = renderMarkdown(result);
   mkdirSync(args.out, { recursive: true });
   writeFileSync(join(args.out, "chat.md"), markdown);
-  writeFileSync(join(args.out, "chat.json"), JSON.stringify(result, null, 2) + "\n");
+  writeFileSync(join(args.out, "chat.json"), toJson(result) + "\n");
+  writeFileSync(join(args.out, "chat.svg"), renderChatSvg(result));
   process.stdout.write(markdown);
-  log(`wrote chat.md and chat.json to ${args.out}`);
+  log(`wrote chat.md, chat.json and chat.svg to ${args.out}`);
 } catch (error) {
   process.stderr.write(`bench:chat failed: ${error?.stack ?? error}\n`);
   exitCode = 1;

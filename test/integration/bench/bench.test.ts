@@ -95,6 +95,12 @@ describe("npm run bench -- --tiny", () => {
     const svg = readFileSync(join(out, "latest.svg"), "utf8");
     expect(svg).toMatch(/^<svg[^>]*xmlns="http:\/\/www.w3.org\/2000\/svg"/);
     expect(svg.trim().endsWith("</svg>")).toBe(true);
+
+    // The growing conversation ran after, at the same (tiny) size, into the same folder.
+    const chat = JSON.parse(readFileSync(join(out, "chat.json"), "utf8"));
+    expect(chat.runs.map((r: { turns: number }) => r.turns)).toEqual([20]);
+    expect(readFileSync(join(out, "chat.md"), "utf8")).toMatch(/^# Growing chat thread/);
+    expect(run.stderr).toContain("# Growing chat thread");
   }, 180_000);
 
   it("refuses a bad option before touching the database", async () => {

@@ -47,6 +47,16 @@ describe("environment variables", () => {
         LANGGRAPH_CHECKPOINT_COMPACTION_CODEC: "deflate",
       }),
     ).toEqual({ metrics: { prefix: "myapp_" }, slowOperationMs: 100, compaction: { thresholdBytes: 4096, codec: "deflate" } });
+    expect(
+      optionsFromEnv({
+        LANGGRAPH_CHECKPOINT_COMPACTION_DELTAS: "false",
+        LANGGRAPH_CHECKPOINT_COMPACTION_MAX_DELTA_CHAIN: "8",
+        LANGGRAPH_CHECKPOINT_COMPACTION_DELTA_CACHE_BYTES: "1048576",
+      }),
+    ).toEqual({ compaction: { deltas: false, maxDeltaChain: 8, deltaCacheBytes: 1_048_576 } });
+    expect(resolveOptions(optionsFromEnv({ LANGGRAPH_CHECKPOINT_COMPACTION_DELTAS: "no" })).compaction).toMatchObject({ deltas: false });
+    expect(() => optionsFromEnv({ LANGGRAPH_CHECKPOINT_COMPACTION_DELTAS: "sometimes" })).toThrow(/LANGGRAPH_CHECKPOINT_COMPACTION_DELTAS must be true or false/);
+    expect(() => resolveOptions(optionsFromEnv({ LANGGRAPH_CHECKPOINT_COMPACTION_MAX_DELTA_CHAIN: "0" }))).toThrow(/compaction\.maxDeltaChain/);
     expect(() => resolveOptions(optionsFromEnv({ LANGGRAPH_CHECKPOINT_COMPACTION_CODEC: "zstd" }))).toThrow(
       /compaction.codec must be one of deflate, gzip, br/,
     );
