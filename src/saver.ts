@@ -244,11 +244,17 @@ export class PostgresSaver extends BaseCheckpointSaver {
       const write = async (baseOf = deltas?.basesFor(threadId, ns, parentId)) => {
         const encoded = await this.database.encoder.checkpoint(checkpoint, metadata, newVersions, "put", stats, baseOf);
         const { blobs } = encoded;
-        const rows = await this.query<{ written: number }>("put", this.sql.put, [
+        const values = [
           threadId, ns,
           blobs.channels, blobs.versions, blobs.types, blobs.packed.offsets, blobs.packed.lengths, blobs.packed.data,
           encoded.id, parentId ?? null, encoded.document, encoded.metadata,
-          blobs.deltaBases.channels, blobs.deltaBases.versions,
+        ];
+        if (blobs.deltaBases.channels.length === 0) {
+          await this.query("put", this.sql.put, values, stats);
+          return encoded;
+        }
+        const rows = await this.query<{ written: number }>("put", this.sql.putWithDeltas, [
+          ...values, blobs.deltaBases.channels, blobs.deltaBases.versions,
         ], stats);
         return rows.length > 0 ? encoded : undefined;
       };
@@ -259,8 +265,7 @@ export class PostgresSaver extends BaseCheckpointSaver {
         // written, so send the checkpoint again with every value whole.
         deltas?.forgetThread(threadId);
         stats.reset();
-        encoded = await write(() => undefined);
-        if (encoded === undefined) throw new CheckpointerError("DATABASE", "put: the checkpoint was not written");
+        encoded = (await write(() => undefined))!;
       }
       deltas?.remember(threadId, ns, encoded.id, (checkpoint as Checkpoint).channel_versions, encoded.blobs.known);
       return { configurable: { thread_id: threadId, checkpoint_ns: ns, checkpoint_id: encoded.id } };

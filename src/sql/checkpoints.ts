@@ -58,6 +58,20 @@ function valueChain(t: Tables, threadId: string, ns: string, channel: string, ve
     SELECT version, type, blob, hop FROM value_rows`;
 }
 
+/** The INSERT of a put's blobs ($3–$8 of `put`), `where` deciding whether it runs. */
+function insertBlobs(t: Tables, where: string): string {
+  return `
+  INSERT INTO ${t.blobs} (thread_id, checkpoint_ns, channel, version, type, blob)
+  -- The version as the checkpoint document spells it, which is what reads join on
+  -- (JS and Postgres can print the same number differently, e.g. 1e21).
+  SELECT $1, $2, b.channel, COALESCE($11::jsonb -> 'channel_versions' ->> b.channel, b.version), b.type,
+         CASE WHEN b.len < 0 THEN NULL ELSE substring($8::bytea FROM b.off + 1 FOR b.len) END
+  FROM unnest($3::text[], $4::text[], $5::text[], $6::int[], $7::int[]) AS b(channel, version, type, off, len)
+  ${where}
+  ON CONFLICT (thread_id, checkpoint_ns, channel, version) DO NOTHING
+`;
+}
+
 /**
  * Columns of a checkpoint tuple: the row, its channel blobs (only channels
  * whose value is stored, i.e. not the "empty" marker) and its pending writes.
@@ -131,29 +145,30 @@ ORDER BY cp.checkpoint_id DESC, cp.thread_id DESC, cp.checkpoint_ns DESC`,
      * parameter ($8) sliced by offset/length: a bytea[] parameter would be sent
      * as hex text, doubling the bytes on the wire. Blobs are immutable per
      * (channel, version), so a replay inserts nothing new.
-     *
-     * Delta rows ($13 channels, $14 base versions) extend a value the saver
-     * remembers; if one of those bases no longer exists (pruned, or the thread
-     * deleted and rewritten since), nothing is written and no row is
-     * returned, and the saver sends the checkpoint again with full values.
      */
     put: `
+WITH new_blobs AS (${insertBlobs(t, "")})
+INSERT INTO ${t.checkpoints} (thread_id, checkpoint_ns, checkpoint_id, parent_checkpoint_id, checkpoint, metadata)
+VALUES ($1, $2, $9, $10, $11::jsonb, $12::jsonb)
+ON CONFLICT (thread_id, checkpoint_ns, checkpoint_id)
+DO UPDATE SET checkpoint = EXCLUDED.checkpoint, metadata = EXCLUDED.metadata`,
+
+    /**
+     * `put` when some values are deltas ($13 channels, $14 base versions,
+     * which extend values the saver remembers): if one of those bases no
+     * longer exists (pruned, or the thread deleted and written anew since),
+     * nothing is written and no row is returned, and the saver sends the
+     * checkpoint again with full values through `put`. A separate statement,
+     * so that puts without deltas do not plan the check.
+     */
+    putWithDeltas: `
 WITH missing_base AS (
   SELECT 1 FROM unnest($13::text[], $14::text[]) AS d(channel, version)
   WHERE NOT EXISTS (
     SELECT 1 FROM ${t.blobs} b
     WHERE b.thread_id = $1 AND b.checkpoint_ns = $2 AND b.channel = d.channel AND b.version = d.version)
   LIMIT 1
-), new_blobs AS (
-  INSERT INTO ${t.blobs} (thread_id, checkpoint_ns, channel, version, type, blob)
-  -- The version as the checkpoint document spells it, which is what reads join on
-  -- (JS and Postgres can print the same number differently, e.g. 1e21).
-  SELECT $1, $2, b.channel, COALESCE($11::jsonb -> 'channel_versions' ->> b.channel, b.version), b.type,
-         CASE WHEN b.len < 0 THEN NULL ELSE substring($8::bytea FROM b.off + 1 FOR b.len) END
-  FROM unnest($3::text[], $4::text[], $5::text[], $6::int[], $7::int[]) AS b(channel, version, type, off, len)
-  WHERE NOT EXISTS (SELECT 1 FROM missing_base)
-  ON CONFLICT (thread_id, checkpoint_ns, channel, version) DO NOTHING
-)
+), new_blobs AS (${insertBlobs(t, "WHERE NOT EXISTS (SELECT 1 FROM missing_base)")})
 INSERT INTO ${t.checkpoints} (thread_id, checkpoint_ns, checkpoint_id, parent_checkpoint_id, checkpoint, metadata)
 SELECT $1, $2, $9, $10, $11::jsonb, $12::jsonb
 WHERE NOT EXISTS (SELECT 1 FROM missing_base)
