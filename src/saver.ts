@@ -249,25 +249,36 @@ export class PostgresSaver extends BaseCheckpointSaver {
           blobs.channels, blobs.versions, blobs.types, blobs.packed.offsets, blobs.packed.lengths, blobs.packed.data,
           encoded.id, parentId ?? null, encoded.document, encoded.metadata,
         ];
-        if (blobs.deltaBases.channels.length === 0) {
+        if (deltas === undefined) {
           await this.query("put", this.sql.put, values, stats);
-          return encoded;
+          return { encoded, inserted: [] };
         }
-        const rows = await this.query<{ written: number }>("put", this.sql.putWithDeltas, [
+        if (blobs.deltaBases.channels.length === 0) {
+          const rows = await this.query<{ channel: string }>("put", this.sql.putReturningInserted, values, stats);
+          return { encoded, inserted: rows.map((row) => row.channel) };
+        }
+        const rows = await this.query<{ inserted: string[] }>("put", this.sql.putWithDeltas, [
           ...values, blobs.deltaBases.channels, blobs.deltaBases.versions,
         ], stats);
-        return rows.length > 0 ? encoded : undefined;
+        return rows[0] === undefined ? undefined : { encoded, inserted: rows[0].inserted };
       };
-      let encoded = await write();
-      if (encoded === undefined) {
+      let written = await write();
+      if (written === undefined) {
         // A base this saver remembered is gone from the database (pruned,
         // or the thread deleted and written anew elsewhere): nothing was
         // written, so send the checkpoint again with every value whole.
         deltas?.forgetThread(threadId);
         stats.reset();
-        encoded = (await write(() => undefined))!;
+        written = (await write(() => undefined))!;
       }
-      deltas?.remember(threadId, ns, encoded.id, (checkpoint as Checkpoint).channel_versions, encoded.blobs.known);
+      const { encoded, inserted } = written;
+      if (deltas !== undefined) {
+        const known = new Map(inserted.flatMap((channel) => {
+          const value = encoded.blobs.known.get(channel);
+          return value === undefined ? [] : [[channel, value] as const];
+        }));
+        deltas.remember(threadId, ns, encoded.id, (checkpoint as Checkpoint).channel_versions, known);
+      }
       return { configurable: { thread_id: threadId, checkpoint_ns: ns, checkpoint_id: encoded.id } };
     });
   }

@@ -109,7 +109,12 @@ export class Encoder {
         if (!(channel in values)) return ["empty", null];
         const what = `channel "${channel}"`;
         stats.values += 1;
-        const [type, bytes] = await this.dump(values[channel], what);
+        const value = values[channel];
+        const [type, dumped] = await this.dump(value, what);
+        // A serializer may hand back the value's own memory (JsonPlusSerializer does for a
+        // Uint8Array): a copy, so a change the application makes later changes neither the
+        // row being written nor the base remembered for the next delta.
+        const bytes = value instanceof Uint8Array && dumped.buffer === value.buffer ? dumped.slice() : dumped;
         const base = baseOf(channel);
         const prefix = this.settings.compaction && this.settings.compaction.deltas
           ? deltaPrefix(type, bytes, base, this.settings.compaction.maxDeltaChain)

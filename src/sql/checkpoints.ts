@@ -59,7 +59,7 @@ function valueChain(t: Tables, threadId: string, ns: string, channel: string, ve
 }
 
 /** The INSERT of a put's blobs ($3–$8 of `put`), `where` deciding whether it runs. */
-function insertBlobs(t: Tables, where: string): string {
+function insertBlobs(t: Tables, where: string, returning = ""): string {
   return `
   INSERT INTO ${t.blobs} (thread_id, checkpoint_ns, channel, version, type, blob)
   -- The version as the checkpoint document spells it, which is what reads join on
@@ -69,6 +69,7 @@ function insertBlobs(t: Tables, where: string): string {
   FROM unnest($3::text[], $4::text[], $5::text[], $6::int[], $7::int[]) AS b(channel, version, type, off, len)
   ${where}
   ON CONFLICT (thread_id, checkpoint_ns, channel, version) DO NOTHING
+  ${returning}
 `;
 }
 
@@ -154,12 +155,29 @@ ON CONFLICT (thread_id, checkpoint_ns, checkpoint_id)
 DO UPDATE SET checkpoint = EXCLUDED.checkpoint, metadata = EXCLUDED.metadata`,
 
     /**
+     * `put` for a saver that stores deltas: the same, returning a row for
+     * each channel whose value row it inserted (the blob insert is the main
+     * statement, so no subquery collects them). Only those are remembered as bases: a row that
+     * already existed may hold other bytes (the same version written by
+     * another branch), and a delta against bytes that were never stored
+     * could not be read.
+     */
+    putReturningInserted: `
+WITH new_checkpoint AS (
+  INSERT INTO ${t.checkpoints} (thread_id, checkpoint_ns, checkpoint_id, parent_checkpoint_id, checkpoint, metadata)
+  VALUES ($1, $2, $9, $10, $11::jsonb, $12::jsonb)
+  ON CONFLICT (thread_id, checkpoint_ns, checkpoint_id)
+  DO UPDATE SET checkpoint = EXCLUDED.checkpoint, metadata = EXCLUDED.metadata
+)
+${insertBlobs(t, "", "RETURNING channel")}`,
+
+    /**
      * `put` when some values are deltas ($13 channels, $14 base versions,
      * which extend values the saver remembers): if one of those bases no
      * longer exists (pruned, or the thread deleted and written anew since),
      * nothing is written and no row is returned, and the saver sends the
-     * checkpoint again with full values through `put`. A separate statement,
-     * so that puts without deltas do not plan the check.
+     * checkpoint again with full values. A separate statement, so that puts
+     * without deltas do not plan the check.
      */
     putWithDeltas: `
 WITH missing_base AS (
@@ -168,13 +186,13 @@ WITH missing_base AS (
     SELECT 1 FROM ${t.blobs} b
     WHERE b.thread_id = $1 AND b.checkpoint_ns = $2 AND b.channel = d.channel AND b.version = d.version)
   LIMIT 1
-), new_blobs AS (${insertBlobs(t, "WHERE NOT EXISTS (SELECT 1 FROM missing_base)")})
+), new_blobs AS (${insertBlobs(t, "WHERE NOT EXISTS (SELECT 1 FROM missing_base)", "RETURNING channel")})
 INSERT INTO ${t.checkpoints} (thread_id, checkpoint_ns, checkpoint_id, parent_checkpoint_id, checkpoint, metadata)
 SELECT $1, $2, $9, $10, $11::jsonb, $12::jsonb
 WHERE NOT EXISTS (SELECT 1 FROM missing_base)
 ON CONFLICT (thread_id, checkpoint_ns, checkpoint_id)
 DO UPDATE SET checkpoint = EXCLUDED.checkpoint, metadata = EXCLUDED.metadata
-RETURNING 1 AS written`,
+RETURNING (SELECT coalesce(array_agg(channel), '{}') FROM new_blobs) AS inserted`,
 
     /**
      * All writes of one task in one statement. Special writes (negative idx:

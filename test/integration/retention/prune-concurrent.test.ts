@@ -104,7 +104,7 @@ describe("prune while graphs write", () => {
     // however fast the graphs are, prunes interleave with their writes, many times.
     let puts = 0;
     writer.after = async (statement) => {
-      if (!statement.text.includes("new_blobs") || ++puts % 4 !== 0) return;
+      if (!/INSERT INTO \S+\.checkpoints \(/.test(statement.text) || ++puts % 4 !== 0) return;
       await new Promise<void>((wake) => waiting.push(wake));
     };
     const keeping = loop({ keepLast: 1, threadIds: threads });
