@@ -9,7 +9,6 @@
 //   npm run bench -- --quick      (smaller sizes, under two minutes)
 //   BENCH_DATABASE_URL=postgres://... npm run bench
 import { spawnSync } from "node:child_process";
-import os from "node:os";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import pg from "pg";
@@ -17,7 +16,7 @@ import { CONTENDERS, closeSaver } from "./support/contenders.mjs";
 import { benchDatabase } from "./support/database.mjs";
 import { latencyUrl, runTransport } from "./support/transport.mjs";
 import { findPgBouncer, startPgBouncer } from "./support/pgbouncer.mjs";
-import { writeReport } from "./support/report.mjs";
+import { machine, writeReport } from "./support/report.mjs";
 import { copyCheckpoints, copyMemoryCheckpoints } from "./support/seed.mjs";
 import { evaluateTargets } from "./support/targets.mjs";
 import { seedFixtures } from "./support/workloads.mjs";
@@ -108,10 +107,7 @@ try {
   }
   const result = {
     meta: {
-      date: new Date().toISOString(),
-      node: process.version,
-      cpu: os.cpus()[0]?.model ?? "unknown CPU",
-      cores: os.cpus().length,
+      ...machine(),
       quick: preset !== "full",
       preset,
       delayMs,

@@ -14,7 +14,6 @@
 //   npm run bench:chat -- --turns 50,500
 //   BENCH_DATABASE_URL=postgres://... npm run bench:chat
 import { mkdirSync, writeFileSync } from "node:fs";
-import os from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
@@ -23,6 +22,7 @@ import pg from "pg";
 import { CHAT_CONTENDERS, WORDS_PER_MESSAGE, buildChatGraph, chatTableSizes, chatTurn } from "./support/chat.mjs";
 import { SMOOTHING_TURNS, renderChatSvg } from "./support/chat-chart.mjs";
 import { closeSaver } from "./support/contenders.mjs";
+import { machine } from "./support/report.mjs";
 import { benchDatabase, median } from "./support/database.mjs";
 import { interleave, timeOperations } from "./support/measure.mjs";
 
@@ -316,10 +316,7 @@ try {
   }
   const result = {
     meta: {
-      date: new Date().toISOString(),
-      node: process.version,
-      cpu: os.cpus()[0]?.model ?? "unknown CPU",
-      cores: os.cpus().length,
+      ...machine(),
       postgres: server.version.split(" on ")[0].match(/^PostgreSQL \S+/)?.[0] ?? server.version,
       fsync: server.fsync,
       preset,

@@ -3,6 +3,7 @@
 // conversation length run, and what the thread's tables take on disk. Drawn
 // by hand, like report.mjs's latest.svg, because a chart library would be a
 // dependency for a single picture.
+import { svgDocument } from "./report.mjs";
 
 /** Turns the rolling median of the per-turn times spans (centred; fewer at the ends). */
 export const SMOOTHING_TURNS = 9;
@@ -15,7 +16,6 @@ const INNER = WIDTH - 2 * LEFT;
 const GAP = 32; // between panels side by side
 const AXIS_W = 62; // left of a plot: the y tick labels
 const END_W = 112; // right of a plot: the labels at the ends of the lines
-const FONT = "system-ui, -apple-system, 'Segoe UI', Helvetica, Arial, sans-serif";
 
 /**
  * The SVG for a bench:chat result (chat.json): a large panel of per-turn
@@ -50,15 +50,12 @@ export function renderChatSvg(result) {
   const disk = diskPanel(runs, contenders, LEFT, y, INNER);
   out.push(...disk.parts);
   const height = Math.round(y + disk.height + 12);
-  return [
-    `<svg xmlns="http://www.w3.org/2000/svg" width="${WIDTH}" height="${height}" viewBox="0 0 ${WIDTH} ${height}" ` +
-      `font-family="${FONT}" font-size="12">`,
-    "<title>Growing chat thread: per-turn time and size on disk, langgraph-checkpoint-pg vs the official PostgreSQL saver</title>",
-    // An opaque background keeps the dark text readable on GitHub's dark theme.
-    `<rect width="${WIDTH}" height="${height}" fill="#fff"/>`,
-    ...out,
-    "</svg>",
-  ].join("\n") + "\n";
+  return svgDocument(
+    WIDTH,
+    height,
+    "Growing chat thread: per-turn time and size on disk, langgraph-checkpoint-pg vs the official PostgreSQL saver",
+    out,
+  );
 }
 
 // ---------------------------------------------------------------- per-turn time

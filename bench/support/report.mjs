@@ -3,6 +3,7 @@
 // speed-ups. The SVG is written by hand because a chart library would be a
 // dependency for a single picture.
 import { mkdirSync, writeFileSync } from "node:fs";
+import os from "node:os";
 import { join } from "node:path";
 
 const DASH = "—";
@@ -158,15 +159,30 @@ export function renderSvg(result) {
   out.push(...grid(lo, hi, x, top, y), ...body, ...oneLine(x(1), top, y));
   const height = y + 44;
   out.push(...axisCaptions(x(1), y + 36));
+  return svgDocument(WIDTH, height, "Speed-up per workload over the official PostgreSQL checkpointer", out);
+}
+
+/** A whole SVG chart: `parts` on an opaque background, with a title for screen readers. */
+export function svgDocument(width, height, title, parts) {
   return [
-    `<svg xmlns="http://www.w3.org/2000/svg" width="${WIDTH}" height="${height}" viewBox="0 0 ${WIDTH} ${height}" ` +
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" ` +
       `font-family="system-ui, -apple-system, 'Segoe UI', Helvetica, Arial, sans-serif" font-size="12">`,
-    "<title>Speed-up per workload over the official PostgreSQL checkpointer</title>",
+    `<title>${title}</title>`,
     // An opaque background keeps the dark text readable on GitHub's dark theme.
-    `<rect width="${WIDTH}" height="${height}" fill="#fff"/>`,
-    ...out,
+    `<rect width="${width}" height="${height}" fill="#fff"/>`,
+    ...parts,
     "</svg>",
   ].join("\n") + "\n";
+}
+
+/** Where a benchmark ran, for its report's header. */
+export function machine() {
+  return {
+    date: new Date().toISOString(),
+    node: process.version,
+    cpu: os.cpus()[0]?.model ?? "unknown CPU",
+    cores: os.cpus().length,
+  };
 }
 
 /** Whole powers of two around the data, with room past the longest bars for their values; always 0.5×–2× at least so 1× is never at an edge. */
