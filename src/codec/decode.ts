@@ -10,7 +10,7 @@ import { MAX_DELTA_CHAIN } from "../config/payload.js";
 import { PayloadTooLargeError, SerializationError } from "../errors.js";
 import { expand } from "./compaction.js";
 import type { KnownValue } from "./delta-cache.js";
-import { type DeltaRef, crc32, parseDeltaType, rebuild } from "./delta.js";
+import { type DeltaRef, MIN_BASE_BYTES, crc32, parseDeltaType, rebuild } from "./delta.js";
 import { fromStoredJson } from "./metadata.js";
 import { migratePendingSends } from "./legacy-sends.js";
 import { unpackBlobs } from "./packing.js";
@@ -121,20 +121,32 @@ async function rebuildChain(
   const deltas = [{ prefixLength: newest.prefixLength, suffix }];
   let fetchedBytes = suffix.byteLength;
   let chainBytes = suffix.byteLength;
+  const length = newest.prefixLength + suffix.byteLength;
+  if (length > maxPayloadBytes) {
+    throw new PayloadTooLargeError(`a stored value rebuilds to ${length} bytes, more than maxPayloadBytes (${maxPayloadBytes})`, maxPayloadBytes);
+  }
+  // A legitimate chain's suffixes add up to at most its value, and its full value at most
+  // maxPayloadBytes: a chain that inflates to more is corrupt or hostile, and stops here.
+  const budget = 2 * maxPayloadBytes;
+  const visited = new Set([where.version]);
   let base = newest.baseVersion;
   for (;;) {
-    if (deltas.length > MAX_DELTA_CHAIN) throw fail(`its chain is longer than ${MAX_DELTA_CHAIN} (a loop?)`);
+    if (visited.has(base)) throw fail(`its chain of bases loops back to version ${base}`);
+    if (deltas.length > MAX_DELTA_CHAIN) throw fail(`its chain is longer than ${MAX_DELTA_CHAIN}`);
+    visited.add(base);
     const row = rowOf(base);
     if (row === undefined || row.blob === null || row.blob === undefined) throw fail(`its base version ${base} is missing`);
     const [type, bytes] = await inflate(row.type, row.blob);
     fetchedBytes += bytes.byteLength;
+    if (fetchedBytes > budget) {
+      throw new PayloadTooLargeError(
+        `a stored value's chain inflates to more than twice maxPayloadBytes (${maxPayloadBytes}), which no chain this package writes does`,
+        maxPayloadBytes,
+      );
+    }
     const next = parseDeltaType(type);
     if (next === undefined) {
       if (type !== newest.type) throw fail(`its base version ${base} holds a ${type} value, not ${newest.type}`);
-      const length = newest.prefixLength + suffix.byteLength;
-      if (length > maxPayloadBytes) {
-        throw new PayloadTooLargeError(`a stored value rebuilds to ${length} bytes, more than maxPayloadBytes (${maxPayloadBytes})`, maxPayloadBytes);
-      }
       const rebuilt = rebuild(bytes, deltas.reverse());
       if (rebuilt === undefined) throw fail(`a delta of its chain extends more bytes than its base has`);
       if (crc32(rebuilt) !== newest.crc) throw fail(`what its chain rebuilds does not match its checksum`);
@@ -200,19 +212,20 @@ async function decodeChannelValues(
 ): Promise<Record<string, unknown>> {
   const index = row.blob_index ?? [];
   const blobs = unpackBlobs(index.map(([, , length]) => length), row.blob_data);
-  // Each channel's value comes first, then the rows of its delta chain, if any.
-  const channels = new Map<string, { value: StoredRow; version: string; chain: Map<string, StoredRow> }>();
-  index.forEach(([channel, type, , version], i) => {
+  // Each channel's value (hop 0), and the rows of its delta chain, if any.
+  const channels = new Map<string, { value?: StoredRow; version?: string; chain: Map<string, StoredRow> }>();
+  index.forEach(([channel, type, , version, hop], i) => {
     const stored = { type, blob: blobs[i] };
-    const entry = channels.get(channel);
-    if (entry === undefined) channels.set(channel, { value: stored, version, chain: new Map() });
+    let entry = channels.get(channel);
+    if (entry === undefined) channels.set(channel, (entry = { chain: new Map() }));
+    if (hop === 0) Object.assign(entry, { value: stored, version });
     else entry.chain.set(version, stored);
   });
   const { thread_id: threadId, checkpoint_ns: ns } = row;
   const loaded = await Promise.all(
     [...channels].map(async ([channel, { value, version, chain }]) => {
-      const result = await load.channelValue(value, (v) => chain.get(v), { threadId, ns, channel, version });
-      if (known !== undefined && result.known !== undefined) {
+      const result = await load.channelValue(value!, (v) => chain.get(v), { threadId, ns, channel, version: version! });
+      if (known !== undefined && result.known !== undefined && result.known.bytes.byteLength >= MIN_BASE_BYTES) {
         // Its own copy: the bytes may be a view of the whole result's buffer.
         known.set(channel, { ...result.known, bytes: Uint8Array.prototype.slice.call(result.known.bytes) });
       }

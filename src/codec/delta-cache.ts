@@ -1,3 +1,5 @@
+import { type DeltaBase, MIN_BASE_BYTES } from "./delta.js";
+
 /**
  * What a saver remembers of the channel values it last wrote or read, so
  * that `put` can store a new version as a delta against its parent's
@@ -13,8 +15,6 @@
  * deleted meanwhile costs a resend with full values, never a broken chain.
  */
 
-import type { DeltaBase } from "./delta.js";
-
 /**
  * A value as stored, the base of a later delta: its version (as the
  * checkpoint document spells it), the serializer's type and whole bytes,
@@ -23,36 +23,51 @@ import type { DeltaBase } from "./delta.js";
  */
 export type KnownValue = DeltaBase;
 
-/** Thread namespaces remembered at most; each costs a few hundred bytes. */
-const MAX_CHECKPOINTS = 10_000;
+/** Thread namespaces remembered at most, whatever their size. */
+const MAX_THREADS = 10_000;
+/**
+ * What an entry costs besides its bytes (the key, the objects, the typed
+ * array's header, a version string), counted so that many small values
+ * cannot grow the cache past its capacity.
+ */
+const VALUE_OVERHEAD_BYTES = 256;
+const THREAD_OVERHEAD_BYTES = 512;
+const VERSION_OVERHEAD_BYTES = 64;
+
+/** One thread namespace: the checkpoint last written or read there, its channel versions, and values. */
+interface ThreadEntry {
+  id: string;
+  versions: Map<string, string>;
+  values: Map<string, KnownValue>;
+  /** What this entry counts against the capacity. */
+  bytes: number;
+}
 
 export class DeltaCache {
-  /** thread, namespace → the checkpoint last written or read there and its channel versions. */
-  private readonly checkpoints = new Map<string, { id: string; versions: Map<string, string> }>();
-  /** thread, namespace, channel → its value in that checkpoint; least recently used first. */
-  private readonly values = new Map<string, KnownValue>();
+  /** Least recently used first. */
+  private readonly threads = new Map<string, ThreadEntry>();
   private bytes = 0;
 
   constructor(private readonly capacityBytes: number) {}
 
   /** The bases for a checkpoint whose parent is `parentId`: a channel's value in the parent, if known. */
   basesFor(threadId: string, ns: string, parentId: string | undefined): (channel: string) => KnownValue | undefined {
-    const known = parentId === undefined ? undefined : this.checkpoints.get(threadKey(threadId, ns));
-    if (known === undefined || known.id !== parentId) return () => undefined;
+    const key = threadKey(threadId, ns);
+    const entry = parentId === undefined ? undefined : this.threads.get(key);
+    if (entry === undefined || entry.id !== parentId) return () => undefined;
+    this.threads.delete(key);
+    this.threads.set(key, entry);
     return (channel) => {
-      const key = valueKey(threadId, ns, channel);
-      const value = this.values.get(key);
-      if (value === undefined || value.version !== known.versions.get(channel)) return undefined;
-      this.values.delete(key);
-      this.values.set(key, value);
-      return value;
+      const value = entry.values.get(channel);
+      return value !== undefined && value.version === entry.versions.get(channel) ? value : undefined;
     };
   }
 
   /**
    * `checkpointId` is now the newest this saver knows of on (thread, ns):
    * `versions` are its channel versions, `values` the values it stored or
-   * returned. Remembered values of channels it did not change stay valid.
+   * returned. Remembered values of channels it did not change stay; values
+   * it changed are replaced or dropped; values too small to extend are not kept.
    */
   remember(
     threadId: string,
@@ -63,21 +78,30 @@ export class DeltaCache {
   ): void {
     if (this.capacityBytes === 0) return;
     const key = threadKey(threadId, ns);
-    this.checkpoints.delete(key);
-    this.checkpoints.set(key, {
+    const previous = this.threads.get(key);
+    if (previous !== undefined) this.drop(key);
+    const entry: ThreadEntry = {
       id: checkpointId,
       versions: new Map(Object.entries(versions ?? {}).map(([channel, version]) => [channel, String(version)])),
-    });
-    if (this.checkpoints.size > MAX_CHECKPOINTS) this.checkpoints.delete(this.checkpoints.keys().next().value!);
+      values: new Map(),
+      bytes: 0,
+    };
+    const keep = (channel: string, value: KnownValue) => {
+      if (value.bytes.byteLength < MIN_BASE_BYTES || value.version !== entry.versions.get(channel)) return;
+      entry.values.set(channel, value);
+    };
+    for (const [channel, value] of previous?.values ?? []) keep(channel, value);
     for (const [channel, value] of values) {
-      const vkey = valueKey(threadId, ns, channel);
-      this.drop(vkey);
-      if (value.bytes.byteLength > this.capacityBytes) continue;
-      this.values.set(vkey, value);
-      this.bytes += value.bytes.byteLength;
+      entry.values.delete(channel);
+      keep(channel, value);
     }
-    for (const [oldest] of this.values) {
-      if (this.bytes <= this.capacityBytes) break;
+    entry.bytes = THREAD_OVERHEAD_BYTES + VERSION_OVERHEAD_BYTES * entry.versions.size;
+    for (const value of entry.values.values()) entry.bytes += value.bytes.byteLength + VALUE_OVERHEAD_BYTES;
+    if (entry.bytes > this.capacityBytes) return;
+    this.threads.set(key, entry);
+    this.bytes += entry.bytes;
+    for (const [oldest] of this.threads) {
+      if (this.bytes <= this.capacityBytes && this.threads.size <= MAX_THREADS) break;
       this.drop(oldest);
     }
   }
@@ -85,23 +109,21 @@ export class DeltaCache {
   /** Forgets every namespace of `threadId` (deleted, pruned, or imported over). */
   forgetThread(threadId: string): void {
     const prefix = `${threadId}\u0000`;
-    for (const key of this.checkpoints.keys()) if (key.startsWith(prefix)) this.checkpoints.delete(key);
-    for (const key of this.values.keys()) if (key.startsWith(prefix)) this.drop(key);
+    for (const key of this.threads.keys()) if (key.startsWith(prefix)) this.drop(key);
   }
 
-  /** Bytes of values held now. */
+  /** What the cache holds now, overheads included, in bytes. */
   get size(): number {
     return this.bytes;
   }
 
   private drop(key: string): void {
-    const value = this.values.get(key);
-    if (value === undefined) return;
-    this.bytes -= value.bytes.byteLength;
-    this.values.delete(key);
+    const entry = this.threads.get(key);
+    if (entry === undefined) return;
+    this.bytes -= entry.bytes;
+    this.threads.delete(key);
   }
 }
 
 // Thread ids and namespaces never hold NUL (input checks refuse it), so it separates the parts.
 const threadKey = (threadId: string, ns: string) => `${threadId}\u0000${ns}`;
-const valueKey = (threadId: string, ns: string, channel: string) => `${threadId}\u0000${ns}\u0000${channel}`;

@@ -140,12 +140,17 @@ const MIN_DELTA_VALUE_BYTES = 512;
  * so a larger delta would save little on disk while every read pays a hop.
  */
 const MAX_SUFFIX_SHARE = 0.25;
+
+/** No value smaller than this can be the base of a delta (its successor would be too small, or change too much). */
+export const MIN_BASE_BYTES = Math.ceil(MIN_DELTA_VALUE_BYTES * (1 - MAX_SUFFIX_SHARE));
 /**
  * A chain ends (the next version is stored whole) once its suffixes add up
  * to this share of the value: a read then never fetches more than about
  * twice a value's bytes, however small each step's change is.
  */
 const MAX_CHAIN_SHARE = 1;
+/** A delta's base may be at most this many times the size of the value it rebuilds. */
+const MAX_BASE_GROWTH = 2;
 
 /** The base a new version may extend, as the saver remembers it. */
 export interface DeltaBase {
@@ -163,6 +168,9 @@ export interface DeltaBase {
 export function deltaPrefix(type: string, bytes: Uint8Array, base: DeltaBase | undefined, maxChain: number): number | undefined {
   if (base === undefined || base.type !== type || base.depth + 1 > maxChain) return undefined;
   if (bytes.byteLength < MIN_DELTA_VALUE_BYTES || !isDeltaBaseVersion(base.version)) return undefined;
+  // A value much smaller than its base (a list truncated, a summary replacing a history) is
+  // stored whole: as a delta, every read of it would fetch the bigger value its chain ends at.
+  if (base.bytes.byteLength > bytes.byteLength * MAX_BASE_GROWTH) return undefined;
   const prefix = sharedPrefixLength(bytes, base.bytes);
   const suffix = bytes.byteLength - prefix;
   if (suffix > bytes.byteLength * MAX_SUFFIX_SHARE) return undefined;

@@ -114,7 +114,8 @@ export class Encoder {
         // A serializer may hand back the value's own memory (JsonPlusSerializer does for a
         // Uint8Array): a copy, so a change the application makes later changes neither the
         // row being written nor the base remembered for the next delta.
-        const bytes = value instanceof Uint8Array && dumped.buffer === value.buffer ? dumped.slice() : dumped;
+        // (Uint8Array's slice copies; a Buffer's own slice would be another view of the same memory.)
+        const bytes = value instanceof Uint8Array && dumped.buffer === value.buffer ? Uint8Array.prototype.slice.call(dumped) : dumped;
         const base = baseOf(channel);
         const prefix = this.settings.compaction && this.settings.compaction.deltas
           ? deltaPrefix(type, bytes, base, this.settings.compaction.maxDeltaChain)

@@ -50,8 +50,10 @@ export interface CompactionOptions {
   /**
    * Memory for the last value each thread's channels were written or read
    * with, per saver: the base a new delta is computed against (`put` never
-   * reads the database to find one). Least recently used values go first; a
-   * thread whose base is gone gets a full value, nothing worse.
+   * reads the database to find one). Each entry is counted with its
+   * overhead, values too small to extend are not kept, and the least
+   * recently used threads go first; a thread whose base is gone gets a full
+   * value, nothing worse.
    * @default 67108864 (64 MiB)
    */
   deltaCacheBytes?: number;

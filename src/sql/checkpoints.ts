@@ -13,9 +13,10 @@ import type { Tables } from "./tables.js";
  * Takes the base version out of a delta row's type (POSIX regex, first
  * group): `<type>+delta:<prefix length>:<crc32>:<base version>`, maybe
  * followed by a compaction suffix. The format is codec/delta.ts's; a test
- * checks the two agree.
+ * checks the two agree. (`[+]`, not a backslash, so the pattern means the
+ * same whatever standard_conforming_strings says.)
  */
-export const DELTA_BASE_VERSION = "\\+delta:[0-9]+:[0-9a-f]{8}:([0-9A-Za-z._-]+)";
+export const DELTA_BASE_VERSION = "[+]delta:[0-9]+:[0-9a-f]{8}:([0-9A-Za-z._-]+)";
 
 /** Channel name LangGraph uses for `Send` packets (pending sends). */
 const TASKS_CHANNEL = "__pregel_tasks";
@@ -95,7 +96,7 @@ SELECT cp.thread_id, cp.checkpoint_ns, cp.checkpoint_id, cp.parent_checkpoint_id
        bl.blob_index, bl.blob_data, wr.write_index, wr.write_data
 FROM (${page}) cp
 LEFT JOIN LATERAL (
-  SELECT json_agg(json_build_array(v.key, b.type, octet_length(b.blob), b.version)) AS blob_index,
+  SELECT json_agg(json_build_array(v.key, b.type, octet_length(b.blob), b.version, b.hop)) AS blob_index,
          string_agg(b.blob, ''::bytea) AS blob_data
   FROM jsonb_each_text(cp.checkpoint -> 'channel_versions') v
   CROSS JOIN LATERAL (${valueChain(t, "cp.thread_id", "cp.checkpoint_ns", "v.key", "v.value")}) b
@@ -292,11 +293,11 @@ export interface TupleRow {
   /** JSON text (selected as text so it reaches the serializer unparsed). */
   metadata: string;
   /**
-   * [channel, type, byte length or null, version] per stored row, in
-   * `blob_data` order: each channel's value first, then the rows its delta
-   * chain needs, if it is a delta.
+   * [channel, type, byte length or null, version, hop] per stored row, in
+   * `blob_data` order: each channel's value (hop 0) and the rows its delta
+   * chain needs, if it is a delta (hop 1, 2, …).
    */
-  blob_index: Array<[string, string, number | null, string]> | null;
+  blob_index: Array<[string, string, number | null, string, number]> | null;
   blob_data: Uint8Array | null;
   /** [task id, channel, type, byte length] per pending write, in `writesSortKey` order. */
   write_index: Array<[string, string, string, number | null]> | null;

@@ -1,12 +1,15 @@
+import zlib from "node:zlib";
 import { RemoveMessage } from "@langchain/core/messages";
 import { type Checkpoint, MemorySaver, emptyCheckpoint, uuid6 } from "@langchain/langgraph-checkpoint";
 import { PostgresSaver as OfficialSaver } from "@langchain/langgraph-checkpoint-postgres";
 import pg from "pg";
 import { Registry } from "prom-client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { deltaType, parseDeltaType } from "../../../src/codec/delta.js";
 import { databaseOf } from "../../../src/database.js";
 import { PayloadTooLargeError, PostgresSaver, type PostgresSaverOptions, SerializationError } from "../../../src/index.js";
 import { validateThreads } from "../../../src/inspect/validate.js";
+import { DELTA_BASE_VERSION } from "../../../src/sql/checkpoints.js";
 import { useTestDatabase } from "../../support/database.js";
 import { chatGraph, plain, sentence, userTurn } from "../../support/graphs.js";
 
@@ -179,8 +182,25 @@ describe("a damaged chain fails loudly, naming the value, never returning other 
        WHERE thread_id = 'loop' AND channel = 'messages' AND version = $1`,
       [delta.version],
     );
-    await expect(saver.getTuple(at)).rejects.toThrow(/stored as a delta and its chain is longer than 256 \(a loop\?\)/);
+    await expect(saver.getTuple(at)).rejects.toThrow(/stored as a delta and its chain of bases loops back to version /);
     await expect(saver.exportThread("loop")).rejects.toThrow(/its chain of bases loops back to it/);
+  });
+
+  it("a hostile chain of decompression bombs costs about two maxPayloadBytes, then fails", async () => {
+    const limit = 4 * 1024 * 1024;
+    const bomb = zlib.brotliCompressSync(Buffer.alloc(limit - 1, 0x20));
+    const tag = (base: string) => `json+delta:1:00000000:${base}+br`;
+    const cp: Checkpoint = { ...emptyCheckpoint(), id: uuid6(-1), channel_values: {}, channel_versions: { v: 1 } };
+    await saver.put({ configurable: { thread_id: "bombs", checkpoint_ns: "" } }, cp, { source: "loop", step: 1, parents: {} }, {});
+    await pool.query(
+      `INSERT INTO damage.checkpoint_blobs (thread_id, checkpoint_ns, channel, version, type, blob)
+       VALUES ('bombs', '', 'v', '1', $1, $4), ('bombs', '', 'v', '2', $2, $4), ('bombs', '', 'v', '3', $3, $4)`,
+      [tag("2"), tag("3"), tag("4"), bomb],
+    );
+    const tight = await saverIn("damage", { maxPayloadBytes: limit });
+    const error = await tight.getTuple({ configurable: { thread_id: "bombs", checkpoint_ns: "", checkpoint_id: cp.id } }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(PayloadTooLargeError);
+    expect((error as Error).message).toMatch(/chain inflates to more than twice maxPayloadBytes/);
   });
 
   it("maxPayloadBytes limits the rebuilt value, not only each row", async () => {
@@ -190,6 +210,39 @@ describe("a damaged chain fails loudly, naming the value, never returning other 
     );
     const tight = await saverIn("damage", { maxPayloadBytes: Number(largest.n) + 1000 });
     await expect(tight.getTuple(config("big"))).rejects.toBeInstanceOf(PayloadTooLargeError);
+  });
+});
+
+describe("values the application changes in place after put", () => {
+  it("a Buffer or Uint8Array value changed after put leaves the next checkpoint readable: the remembered base is a copy", async () => {
+    const saver = await saverIn("in_place");
+    for (const [thread, make] of [["buffer", () => Buffer.alloc(1000, 7)], ["uint8array", () => new Uint8Array(1000).fill(7)]] as const) {
+      const value = make();
+      const root = { configurable: { thread_id: thread, checkpoint_ns: "" } };
+      const first: Checkpoint = { ...emptyCheckpoint(), id: uuid6(-1), channel_values: { buf: value }, channel_versions: { buf: 1.5 } };
+      const parent = await saver.put(root, first, { source: "loop", step: 1, parents: {} }, { buf: 1.5 });
+      value[0] = 9;
+      const grown = Buffer.concat([value, Buffer.alloc(10, 1)]);
+      const second: Checkpoint = { ...emptyCheckpoint(), id: uuid6(-1), channel_values: { buf: grown }, channel_versions: { buf: 2.5 } };
+      const latest = await saver.put(parent, second, { source: "loop", step: 2, parents: {} }, { buf: 2.5 });
+      expect([...((await saver.getTuple(latest))!.checkpoint.channel_values.buf as Uint8Array)]).toEqual([...grown]);
+      expect([...((await saver.getTuple(parent))!.checkpoint.channel_values.buf as Uint8Array)]).toEqual([...Buffer.alloc(1000, 7)]);
+    }
+  });
+});
+
+describe("the delta type tag in SQL", () => {
+  it("Postgres takes the same base version out of a type as the reader does, compacted or not", async () => {
+    const { rows: [setting] } = await pool.query("SHOW standard_conforming_strings");
+    for (const baseVersion of ["1", "2.123456789", "00000000000000000000000000000007.0.4242", "a_b-c.9"]) {
+      const tag = deltaType({ type: "json", prefixLength: 12345, crc: 0xdeadbeef, baseVersion });
+      for (const stored of [tag, `${tag}+br`]) {
+        const { rows: [row] } = await pool.query(`SELECT substring($1::text FROM '${DELTA_BASE_VERSION}') AS base`, [stored]);
+        expect(row.base, `${stored} (standard_conforming_strings ${setting.standard_conforming_strings})`).toBe(parseDeltaType(tag)!.baseVersion);
+      }
+    }
+    const { rows: [full] } = await pool.query(`SELECT substring('json+br'::text FROM '${DELTA_BASE_VERSION}') AS base`);
+    expect(full.base).toBeNull();
   });
 });
 

@@ -106,7 +106,7 @@ describe("deltaPrefix: when a value is stored as a delta", () => {
     expect(deltaPrefix("json", bytes(history(21)), base(before), 32)).toBe(before.length - 1);
   });
 
-  it("stores whole: no base, another type, a tiny value, a big change, a full chain, a chain as big as the value, an unsafe version", () => {
+  it("stores whole: no base, another type, a tiny value, a big change, a full chain, a chain as big as the value, an unsafe version, a truncation", () => {
     const next = bytes(history(21));
     expect(deltaPrefix("json", next, undefined, 32)).toBeUndefined();
     expect(deltaPrefix("bytes", next, base(history(20)), 32)).toBeUndefined();
@@ -117,15 +117,18 @@ describe("deltaPrefix: when a value is stored as a delta", () => {
     expect(deltaPrefix("json", next, base(history(20), { chainBytes: next.length }), 32)).toBeUndefined();
     expect(deltaPrefix("json", next, base(history(20), { version: "3+4" }), 32)).toBeUndefined();
     expect(deltaPrefix("json", next, base(history(20), { version: "a version" }), 32)).toBeUndefined();
+    // A truncation: the base is more than twice the new value.
+    expect(deltaPrefix("json", bytes(history(9).slice(0, -1) + "]"), base(history(20)), 32)).toBeUndefined();
+    expect(deltaPrefix("json", bytes(history(16).slice(0, -1) + "]"), base(history(20)), 32)).toBeDefined();
   });
 });
 
 describe("DeltaCache", () => {
-  const value = (version: string, size = 100): KnownValue =>
+  const value = (version: string, size = 1000): KnownValue =>
     ({ version, type: "json", bytes: new Uint8Array(size), depth: 0, chainBytes: 0 });
 
   it("gives a base only for a checkpoint whose parent is the one it remembers, at the version that parent names", () => {
-    const cache = new DeltaCache(10_000);
+    const cache = new DeltaCache(100_000);
     cache.remember("t", "", "cp-1", { messages: 2, other: 1 }, new Map([["messages", value("2")], ["other", value("1")]]));
     expect(cache.basesFor("t", "", "cp-1")("messages")?.version).toBe("2");
     expect(cache.basesFor("t", "", "cp-0")("messages")).toBeUndefined();
@@ -136,27 +139,48 @@ describe("DeltaCache", () => {
     cache.remember("t", "", "cp-2", { messages: 3, other: 1 }, new Map([["messages", value("3")]]));
     expect(cache.basesFor("t", "", "cp-2")("messages")?.version).toBe("3");
     expect(cache.basesFor("t", "", "cp-2")("other")?.version).toBe("1");
-    // A checkpoint naming another version than the one remembered gets no base.
+    // A checkpoint naming another version than the one remembered gets no base, and the stale value is dropped.
+    const before = cache.size;
     cache.remember("t", "", "cp-3", { messages: 5, other: 1 }, new Map());
     expect(cache.basesFor("t", "", "cp-3")("messages")).toBeUndefined();
+    expect(cache.size).toBe(before - 1000 - 256);
   });
 
-  it("keeps at most its capacity in bytes, dropping the least recently used first", () => {
-    const cache = new DeltaCache(250);
+  it("keeps values too small to extend out of it: they could never be a base", () => {
+    const cache = new DeltaCache(100_000);
+    cache.remember("t", "", "1", { small: 1, big: 1 }, new Map([["small", value("1", 383)], ["big", value("1", 384)]]));
+    expect(cache.basesFor("t", "", "1")("small")).toBeUndefined();
+    expect(cache.basesFor("t", "", "1")("big")).toBeDefined();
+  });
+
+  it("keeps at most its capacity, counting what each entry costs besides its bytes, dropping the least recently used thread first", () => {
+    const perThread = 512 + 64 + 1000 + 256;
+    const cache = new DeltaCache(2 * perThread + 100);
     cache.remember("a", "", "1", { c: 1 }, new Map([["c", value("1")]]));
     cache.remember("b", "", "1", { c: 1 }, new Map([["c", value("1")]]));
+    expect(cache.size).toBe(2 * perThread);
     expect(cache.basesFor("a", "", "1")("c")).toBeDefined();
     cache.remember("c", "", "1", { c: 1 }, new Map([["c", value("1")]]));
-    expect(cache.size).toBe(200);
+    expect(cache.size).toBe(2 * perThread);
     expect(cache.basesFor("a", "", "1")("c")).toBeDefined();
     expect(cache.basesFor("b", "", "1")("c")).toBeUndefined();
-    cache.remember("d", "", "1", { c: 1 }, new Map([["c", value("1", 300)]]));
+    cache.remember("d", "", "1", { c: 1 }, new Map([["c", value("1", 5000)]]));
     expect(cache.basesFor("d", "", "1")("c")).toBeUndefined();
-    expect(cache.size).toBeLessThanOrEqual(250);
+    expect(cache.size).toBeLessThanOrEqual(2 * perThread + 100);
+  });
+
+  it("many small values cannot grow it past its capacity", () => {
+    const cache = new DeltaCache(1_000_000);
+    for (let i = 0; i < 20_000; i += 1) {
+      cache.remember(`t${i}`, "", "1", { a: 1, b: 1, c: 1 }, new Map([["a", value("1", 400)], ["b", value("1", 0)], ["c", value("1", 1)]]));
+    }
+    expect(cache.size).toBeLessThanOrEqual(1_000_000);
+    expect(cache.basesFor("t19999", "", "1")("a")).toBeDefined();
+    expect(cache.basesFor("t0", "", "1")("a")).toBeUndefined();
   });
 
   it("forgets every namespace of a thread, and nothing of its neighbours", () => {
-    const cache = new DeltaCache(10_000);
+    const cache = new DeltaCache(100_000);
     for (const [thread, ns] of [["t", ""], ["t", "sub:1"], ["t2", ""]] as const) {
       cache.remember(thread, ns, "1", { c: 1 }, new Map([["c", value("1")]]));
     }
@@ -164,7 +188,7 @@ describe("DeltaCache", () => {
     expect(cache.basesFor("t", "", "1")("c")).toBeUndefined();
     expect(cache.basesFor("t", "sub:1", "1")("c")).toBeUndefined();
     expect(cache.basesFor("t2", "", "1")("c")).toBeDefined();
-    expect(cache.size).toBe(100);
+    expect(cache.size).toBe(512 + 64 + 1000 + 256);
   });
 
   it("with no capacity remembers nothing", () => {
