@@ -1,4 +1,4 @@
-import type { SerializerProtocol } from "@langchain/langgraph-checkpoint";
+import type { Checkpoint, SerializerProtocol } from "@langchain/langgraph-checkpoint";
 import { type BlobLoader, blobLoader } from "./codec/decode.js";
 import { DeltaCache } from "./codec/delta-cache.js";
 import { Encoder } from "./codec/encode.js";
@@ -48,6 +48,67 @@ export class Database {
       compaction: options.compaction,
       maxPayloadBytes: options.maxPayloadBytes,
     });
+  }
+
+  /**
+   * A checkpoint and its changed values, in one statement (two only when a
+   * delta's base vanished since this saver read it); returns its id. Values
+   * that extend what the parent holds are stored as deltas, and what was
+   * written is remembered as the base of the next ones.
+   */
+  async putCheckpoint(
+    put: {
+      threadId: string;
+      ns: string;
+      parentId: string | undefined;
+      checkpoint: unknown;
+      metadata: unknown;
+      newVersions: unknown;
+    },
+    stats: OperationStats,
+  ): Promise<string> {
+    const { threadId, ns, parentId } = put;
+    const deltas = this.deltas;
+    const sql = this.sql.checkpoints;
+    const write = async (baseOf = deltas?.basesFor(threadId, ns, parentId)) => {
+      const encoded = await this.encoder.checkpoint(put.checkpoint, put.metadata, put.newVersions, "put", stats, baseOf);
+      const { blobs } = encoded;
+      const values = [
+        threadId, ns,
+        blobs.channels, blobs.versions, blobs.types, blobs.packed.offsets, blobs.packed.lengths, blobs.packed.data,
+        encoded.id, parentId ?? null, encoded.document, encoded.metadata,
+      ];
+      if (deltas === undefined) {
+        await this.query("put", sql.put, values, stats);
+        return { encoded, inserted: [] };
+      }
+      if (blobs.deltaBases.channels.length === 0) {
+        const rows = await this.query<{ channel: string }>("put", sql.putReturningInserted, values, stats);
+        return { encoded, inserted: rows.map((row) => row.channel) };
+      }
+      const rows = await this.query<{ inserted: string[] }>("put", sql.putWithDeltas, [
+        ...values, blobs.deltaBases.channels, blobs.deltaBases.versions,
+      ], stats);
+      return rows[0] === undefined ? undefined : { encoded, inserted: rows[0].inserted };
+    };
+    let written = await write();
+    if (written === undefined) {
+      // A base this saver remembered is gone from the database (pruned, or
+      // the thread deleted): nothing was written, so send the checkpoint
+      // again with every value whole.
+      deltas?.forgetThread(threadId);
+      stats.reset();
+      written = (await write(() => undefined))!;
+    }
+    const { encoded, inserted } = written;
+    if (deltas !== undefined) {
+      const known = new Map(inserted.flatMap((channel) => {
+        const value = encoded.blobs.known.get(channel);
+        return value === undefined ? [] : [[channel, value] as const];
+      }));
+      deltas.remember(threadId, ns, encoded.id, (put.checkpoint as Checkpoint).channel_versions, known);
+    }
+    return encoded.id;
   }
 
   /** One statement, retried as a whole on a transient failure. */

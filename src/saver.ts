@@ -5,14 +5,13 @@ import {
   type Checkpoint,
   type CheckpointListOptions,
   type CheckpointMetadata,
-  type CheckpointPendingWrite,
   type CheckpointTuple,
   type DeltaChannelHistory,
   JsonPlusSerializer,
   type PendingWrite,
   type SerializerProtocol,
 } from "@langchain/langgraph-checkpoint";
-import { type BlobLoader, decodeAll, decodeTuple } from "./codec/decode.js";
+import { type BlobLoader, decodeDeltaHistory, decodeTuple } from "./codec/decode.js";
 import type { KnownValue } from "./codec/delta-cache.js";
 import {
   CheckpointerDatabaseError,
@@ -240,46 +239,8 @@ export class PostgresSaver extends BaseCheckpointSaver {
       const threadId = requireKey(configurable.thread_id, "thread_id", "put");
       const ns = namespaceOf(configurable, "put");
       const parentId = optionalKey(configurable.checkpoint_id, "checkpoint_id", "put");
-      const deltas = this.database.deltas;
-      const write = async (baseOf = deltas?.basesFor(threadId, ns, parentId)) => {
-        const encoded = await this.database.encoder.checkpoint(checkpoint, metadata, newVersions, "put", stats, baseOf);
-        const { blobs } = encoded;
-        const values = [
-          threadId, ns,
-          blobs.channels, blobs.versions, blobs.types, blobs.packed.offsets, blobs.packed.lengths, blobs.packed.data,
-          encoded.id, parentId ?? null, encoded.document, encoded.metadata,
-        ];
-        if (deltas === undefined) {
-          await this.query("put", this.sql.put, values, stats);
-          return { encoded, inserted: [] };
-        }
-        if (blobs.deltaBases.channels.length === 0) {
-          const rows = await this.query<{ channel: string }>("put", this.sql.putReturningInserted, values, stats);
-          return { encoded, inserted: rows.map((row) => row.channel) };
-        }
-        const rows = await this.query<{ inserted: string[] }>("put", this.sql.putWithDeltas, [
-          ...values, blobs.deltaBases.channels, blobs.deltaBases.versions,
-        ], stats);
-        return rows[0] === undefined ? undefined : { encoded, inserted: rows[0].inserted };
-      };
-      let written = await write();
-      if (written === undefined) {
-        // A base this saver remembered is gone from the database (pruned,
-        // or the thread deleted and written anew elsewhere): nothing was
-        // written, so send the checkpoint again with every value whole.
-        deltas?.forgetThread(threadId);
-        stats.reset();
-        written = (await write(() => undefined))!;
-      }
-      const { encoded, inserted } = written;
-      if (deltas !== undefined) {
-        const known = new Map(inserted.flatMap((channel) => {
-          const value = encoded.blobs.known.get(channel);
-          return value === undefined ? [] : [[channel, value] as const];
-        }));
-        deltas.remember(threadId, ns, encoded.id, (checkpoint as Checkpoint).channel_versions, known);
-      }
-      return { configurable: { thread_id: threadId, checkpoint_ns: ns, checkpoint_id: encoded.id } };
+      const id = await this.database.putCheckpoint({ threadId, ns, parentId, checkpoint, metadata, newVersions }, stats);
+      return { configurable: { thread_id: threadId, checkpoint_ns: ns, checkpoint_id: id } };
     });
   }
 
@@ -329,27 +290,7 @@ export class PostgresSaver extends BaseCheckpointSaver {
         threadId, ns, checkpointId ?? null, wanted,
       ], stats);
       stats.rows = rows.length;
-      const load = this.loader(stats);
-      // A seed's rows: its value first, then the rows of its delta chain, if any.
-      const seeds = new Map<string, { value: DeltaHistoryRow; chain: Map<string, DeltaHistoryRow> }>();
-      const writes = rows.filter((row) => {
-        if (row.kind !== "seed") return true;
-        const seed = seeds.get(row.channel);
-        if (seed === undefined) seeds.set(row.channel, { value: row, chain: new Map() });
-        else seed.chain.set(row.version!, row);
-        return false;
-      });
-      const [seedValues, writeValues] = await Promise.all([
-        Promise.all([...seeds].map(async ([channel, { value, chain }]) => {
-          const where = { threadId, ns, channel, version: value.version! };
-          return [channel, (await load.channelValue(value, (v) => chain.get(v), where)).value] as const;
-        })),
-        decodeAll(load, writes.map((r) => r.type), writes.map((r) => r.blob)),
-      ]);
-      for (const [channel, value] of seedValues) result[channel]!.seed = value;
-      writes.forEach((row, i) => {
-        result[row.channel]!.writes.push([row.task_id!, row.channel, writeValues[i]] as CheckpointPendingWrite);
-      });
+      await decodeDeltaHistory(this.loader(stats), rows, threadId, ns, result);
       return result;
     });
   }

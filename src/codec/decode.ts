@@ -4,6 +4,7 @@ import {
   type CheckpointMetadata,
   type CheckpointPendingWrite,
   type CheckpointTuple,
+  type DeltaChannelHistory,
   type SerializerProtocol,
 } from "@langchain/langgraph-checkpoint";
 import { MAX_DELTA_CHAIN } from "../config/payload.js";
@@ -15,7 +16,7 @@ import { fromStoredJson } from "./metadata.js";
 import { migratePendingSends } from "./legacy-sends.js";
 import { unpackBlobs } from "./packing.js";
 import type { OperationStats } from "../observe/instrument.js";
-import type { TupleRow } from "../sql/index.js";
+import type { DeltaHistoryRow, TupleRow } from "../sql/index.js";
 
 /** A stored row of a channel value: its type tag and bytes. */
 export interface StoredRow {
@@ -212,27 +213,67 @@ async function decodeChannelValues(
 ): Promise<Record<string, unknown>> {
   const index = row.blob_index ?? [];
   const blobs = unpackBlobs(index.map(([, , length]) => length), row.blob_data);
-  // Each channel's value (hop 0), and the rows of its delta chain, if any.
-  const channels = new Map<string, { value?: StoredRow; version?: string; chain: Map<string, StoredRow> }>();
-  index.forEach(([channel, type, , version, hop], i) => {
-    const stored = { type, blob: blobs[i] };
+  const groups = groupByChannel(index.map(([channel, type, , version, hop], i) => [channel, version, hop, { type, blob: blobs[i] }]));
+  const loaded = await loadChannels(load, groups, row.thread_id, row.checkpoint_ns);
+  for (const [channel, { known: value }] of loaded) {
+    if (known !== undefined && value !== undefined && value.bytes.byteLength >= MIN_BASE_BYTES) {
+      // Its own copy: the bytes may be a view of the whole result's buffer.
+      known.set(channel, { ...value, bytes: Uint8Array.prototype.slice.call(value.bytes) });
+    }
+  }
+  return Object.fromEntries(loaded.map(([channel, { value }]) => [channel, value]));
+}
+
+/**
+ * `getDeltaChannelHistory`'s rows into `result`: each channel's seed
+ * (rebuilt from its delta chain when it is a delta) and its writes, in the
+ * order the statement returned them.
+ */
+export async function decodeDeltaHistory(
+  load: BlobLoader,
+  rows: readonly DeltaHistoryRow[],
+  threadId: string,
+  ns: string,
+  result: Record<string, DeltaChannelHistory>,
+): Promise<void> {
+  const seeds = rows.filter((row) => row.kind === "seed");
+  const writes = rows.filter((row) => row.kind !== "seed");
+  const [seedValues, writeValues] = await Promise.all([
+    loadChannels(load, groupByChannel(seeds.map((row) => [row.channel, row.version!, row.hop!, row])), threadId, ns),
+    decodeAll(load, writes.map((r) => r.type), writes.map((r) => r.blob)),
+  ]);
+  for (const [channel, { value }] of seedValues) result[channel]!.seed = value;
+  writes.forEach((row, i) => {
+    result[row.channel]!.writes.push([row.task_id!, row.channel, writeValues[i]] as CheckpointPendingWrite);
+  });
+}
+
+/** One channel's stored rows in a result: its value (hop 0) and, for a delta, the rows of its chain by version. */
+interface ChannelRows {
+  value?: StoredRow;
+  version?: string;
+  chain: Map<string, StoredRow>;
+}
+
+function groupByChannel(rows: Iterable<[channel: string, version: string, hop: number, row: StoredRow]>): Map<string, ChannelRows> {
+  const channels = new Map<string, ChannelRows>();
+  for (const [channel, version, hop, row] of rows) {
     let entry = channels.get(channel);
     if (entry === undefined) channels.set(channel, (entry = { chain: new Map() }));
-    if (hop === 0) Object.assign(entry, { value: stored, version });
-    else entry.chain.set(version, stored);
-  });
-  const { thread_id: threadId, checkpoint_ns: ns } = row;
-  const loaded = await Promise.all(
-    [...channels].map(async ([channel, { value, version, chain }]) => {
-      const result = await load.channelValue(value!, (v) => chain.get(v), { threadId, ns, channel, version: version! });
-      if (known !== undefined && result.known !== undefined && result.known.bytes.byteLength >= MIN_BASE_BYTES) {
-        // Its own copy: the bytes may be a view of the whole result's buffer.
-        known.set(channel, { ...result.known, bytes: Uint8Array.prototype.slice.call(result.known.bytes) });
-      }
-      return [channel, result.value] as const;
+    if (hop === 0) Object.assign(entry, { value: row, version });
+    else entry.chain.set(version, row);
+  }
+  return channels;
+}
+
+/** Each channel's value, rebuilt from its rows. */
+function loadChannels(load: BlobLoader, groups: Map<string, ChannelRows>, threadId: string, ns: string) {
+  return Promise.all(
+    [...groups].map(async ([channel, { value, version, chain }]) => {
+      const where = { threadId, ns, channel, version: version! };
+      return [channel, await load.channelValue(value!, (v) => chain.get(v), where)] as const;
     }),
   );
-  return Object.fromEntries(loaded);
 }
 
 async function decodePendingWrites(load: BlobLoader, row: TupleRow): Promise<CheckpointPendingWrite[]> {

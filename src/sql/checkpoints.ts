@@ -334,4 +334,6 @@ export interface DeltaHistoryRow {
   blob: Uint8Array | null;
   /** A seed row's channel version; NULL for writes. */
   version: string | null;
+  /** A seed row's place in its value's chain (0: the value itself); NULL for writes. */
+  hop: number | null;
 }

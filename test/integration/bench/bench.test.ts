@@ -1,12 +1,8 @@
-import { execFile } from "node:child_process";
-import { existsSync, readFileSync } from "node:fs";
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
+import { useBenchScript } from "../../support/bench-script.js";
 import { findPgBouncer } from "../../support/pgbouncer.js";
-import { useTestDatabase } from "../../support/database.js";
 
 /**
  * Keeps `npm run bench` working: the real program (bench/bench.mjs on the
@@ -15,26 +11,7 @@ import { useTestDatabase } from "../../support/database.js";
  * over every leg and that the three result files are complete; it asserts
  * no timing (that is what the benchmark itself is for).
  */
-const root = fileURLToPath(new URL("../../..", import.meta.url));
-const db = useTestDatabase();
-let out: string;
-
-beforeAll(async () => {
-  expect(existsSync(join(root, "dist/esm/index.js")), "run `npm run build` first (npm test does)").toBe(true);
-  out = await mkdtemp(join(tmpdir(), "lgcp-bench-"));
-});
-afterAll(() => rm(out, { recursive: true, force: true }));
-
-function bench(...args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      [join(root, "bench/bench.mjs"), ...args],
-      { cwd: root, env: { ...process.env, BENCH_DATABASE_URL: db.url() }, timeout: 120_000, maxBuffer: 16 << 20 },
-      (error, stdout, stderr) => resolve({ code: error ? ((error as { code?: number }).code ?? 1) : 0, stdout, stderr }),
-    );
-  });
-}
+const { run: bench, out: outDir } = useBenchScript("bench.mjs");
 
 interface Stats {
   p50?: number;
@@ -50,10 +27,10 @@ interface Workload {
 
 describe("npm run bench -- --tiny", () => {
   it("runs every workload for every contender on every leg and writes latest.md, latest.json and latest.svg", async () => {
-    const run = await bench("--tiny", "--out", out);
+    const run = await bench("--tiny", "--out", outDir());
     expect(run.code, run.stderr).toBe(0);
 
-    const result = JSON.parse(readFileSync(join(out, "latest.json"), "utf8"));
+    const result = JSON.parse(readFileSync(join(outDir(), "latest.json"), "utf8"));
     const legs = result.transports.map((t: { id: string }) => t.id);
     expect(legs).toEqual(findPgBouncer() ? ["direct", "proxy", "pgbouncer"] : ["direct", "proxy"]);
     const expected = [
@@ -87,24 +64,24 @@ describe("npm run bench -- --tiny", () => {
       expect(Number.isFinite(target.measured), target.id).toBe(true);
     }
 
-    const markdown = readFileSync(join(out, "latest.md"), "utf8");
+    const markdown = readFileSync(join(outDir(), "latest.md"), "utf8");
     expect(run.stdout).toBe(markdown);
     expect(markdown).toMatch(/^# Benchmark/);
     expect(markdown).toContain("## Targets");
     for (const leg of result.transports) expect(markdown).toContain(`## ${leg.label}`);
-    const svg = readFileSync(join(out, "latest.svg"), "utf8");
+    const svg = readFileSync(join(outDir(), "latest.svg"), "utf8");
     expect(svg).toMatch(/^<svg[^>]*xmlns="http:\/\/www.w3.org\/2000\/svg"/);
     expect(svg.trim().endsWith("</svg>")).toBe(true);
 
     // The growing conversation ran after, at the same (tiny) size, into the same folder.
-    const chat = JSON.parse(readFileSync(join(out, "chat.json"), "utf8"));
+    const chat = JSON.parse(readFileSync(join(outDir(), "chat.json"), "utf8"));
     expect(chat.runs.map((r: { turns: number }) => r.turns)).toEqual([20]);
-    expect(readFileSync(join(out, "chat.md"), "utf8")).toMatch(/^# Growing chat thread/);
+    expect(readFileSync(join(outDir(), "chat.md"), "utf8")).toMatch(/^# Growing chat thread/);
     expect(run.stderr).toContain("# Growing chat thread");
   }, 180_000);
 
   it("refuses a bad option before touching the database", async () => {
-    const run = await bench("--delay-ms", "soon", "--out", out);
+    const run = await bench("--delay-ms", "soon", "--out", outDir());
     expect(run.code).not.toBe(0);
     expect(run.stderr).toContain("--delay-ms");
   });

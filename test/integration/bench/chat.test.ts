@@ -1,11 +1,7 @@
-import { execFile } from "node:child_process";
-import { existsSync, readFileSync } from "node:fs";
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { useTestDatabase } from "../../support/database.js";
+import { describe, expect, it } from "vitest";
+import { useBenchScript } from "../../support/bench-script.js";
 
 /**
  * Keeps `npm run bench:chat` working: the real program (bench/chat.mjs on
@@ -14,26 +10,7 @@ import { useTestDatabase } from "../../support/database.js";
  * conversation length and that every number is there, finite and positive;
  * it asserts no timing (that is what the benchmark itself is for).
  */
-const root = fileURLToPath(new URL("../../..", import.meta.url));
-const db = useTestDatabase();
-let out: string;
-
-beforeAll(async () => {
-  expect(existsSync(join(root, "dist/esm/index.js")), "run `npm run build` first (npm test does)").toBe(true);
-  out = await mkdtemp(join(tmpdir(), "lgcp-bench-chat-"));
-});
-afterAll(() => rm(out, { recursive: true, force: true }));
-
-function chat(...args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      [join(root, "bench/chat.mjs"), ...args],
-      { cwd: root, env: { ...process.env, BENCH_DATABASE_URL: db.url() }, timeout: 120_000, maxBuffer: 16 << 20 },
-      (error, stdout, stderr) => resolve({ code: error ? ((error as { code?: number }).code ?? 1) : 0, stdout, stderr }),
-    );
-  });
-}
+const { run: chat, out: outDir } = useBenchScript("chat.mjs");
 
 /**
  * Whether `xml` is well-formed as far as a hand-written SVG goes: one root
@@ -81,10 +58,10 @@ function numbers(value: unknown, path = ""): [string, number][] {
 
 describe("npm run bench:chat -- --tiny", () => {
   it("runs every conversation length for both savers and writes chat.md, chat.json and chat.svg", async () => {
-    const run = await chat("--tiny", "--out", out);
+    const run = await chat("--tiny", "--out", outDir());
     expect(run.code, run.stderr).toBe(0);
 
-    const result = JSON.parse(readFileSync(join(out, "chat.json"), "utf8"));
+    const result = JSON.parse(readFileSync(join(outDir(), "chat.json"), "utf8"));
     expect(result.meta.contenders.map((c: { id: string }) => c.id)).toEqual(["ours", "official"]);
     expect(result.meta.turns.length).toBeGreaterThan(0);
     expect(result.runs.map((r: { turns: number }) => r.turns)).toEqual(result.meta.turns);
@@ -112,14 +89,14 @@ describe("npm run bench:chat -- --tiny", () => {
       }
     }
 
-    const markdown = readFileSync(join(out, "chat.md"), "utf8");
+    const markdown = readFileSync(join(outDir(), "chat.md"), "utf8");
     expect(run.stdout).toBe(markdown);
     expect(markdown).toMatch(/^# Growing chat thread/);
     for (const heading of ["## Per saver", "## Official ÷ ours"]) expect(markdown).toContain(heading);
     for (const r of result.runs) expect(markdown).toContain(`| ${r.turns} | ours |`);
     expect(markdown).toContain("](chat.svg)");
 
-    const svg = readFileSync(join(out, "chat.svg"), "utf8");
+    const svg = readFileSync(join(outDir(), "chat.svg"), "utf8");
     expect(svg).toMatch(/^<svg[^>]*xmlns="http:\/\/www.w3.org\/2000\/svg"/);
     expect(xmlProblem(svg)).toBeNull();
     // Per conversation length, one line of per-turn time per saver, with a point per turn but the first,
@@ -139,7 +116,7 @@ describe("npm run bench:chat -- --tiny", () => {
   }, 180_000);
 
   it("refuses a bad option before touching the database", async () => {
-    const run = await chat("--turns", "many", "--out", out);
+    const run = await chat("--turns", "many", "--out", outDir());
     expect(run.code).toBe(2);
     expect(run.stderr).toContain("--turns");
   });
