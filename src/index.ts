@@ -34,6 +34,7 @@ export type {
   HealthMonitorOptions,
   PoolOptions,
   PostgresSaverOptions,
+  PreparedStatementsMode,
   RetryOptions,
 } from "./config/options.js";
 export type { PgPool, PgPoolClient, PoolStats } from "./connection/pool.js";

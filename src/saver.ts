@@ -11,7 +11,7 @@ import {
   type PendingWrite,
   type SerializerProtocol,
 } from "@langchain/langgraph-checkpoint";
-import { type BlobLoader, decodeDeltaHistory, decodeTuple } from "./codec/decode.js";
+import { type BlobLoader, decodeDeltaHistory, decodeTuples } from "./codec/decode.js";
 import type { KnownValue } from "./codec/delta-cache.js";
 import {
   CheckpointerDatabaseError,
@@ -89,7 +89,10 @@ export class PostgresSaver extends BaseCheckpointSaver {
     };
     this.detachMetrics = metrics?.attach(this.metricSource) ?? (() => {});
     this.connections = new ConnectionSource(pool, this.options.healthCheckIdleMs, (ok) => this.instrumentation.healthChecked(ok));
-    this.executor = new Executor(this.connections, this.options, (operation) => this.instrumentation.retried(operation));
+    this.executor = new Executor(this.connections, this.options, {
+      retried: (operation) => this.instrumentation.retried(operation),
+      sent: (mode) => this.instrumentation.statementSent(mode),
+    });
     this.database = new Database(this.executor, this.serde, this.options, this.serde instanceof JsonPlusSerializer);
     this.sql = this.database.sql.checkpoints;
     attachDatabase(this, this.database);
@@ -176,13 +179,15 @@ export class PostgresSaver extends BaseCheckpointSaver {
       const threadId = requireKey(configurable.thread_id, "thread_id", "getTuple");
       const ns = namespaceOf(configurable, "getTuple");
       const checkpointId = optionalKey(configurable.checkpoint_id ?? configurable.thread_ts, "checkpoint_id", "getTuple");
-      const rows = await this.query<TupleRow>("getTuple", this.sql.getTuple, [threadId, ns, checkpointId ?? null], stats);
+      const rows = checkpointId === undefined
+        ? await this.query<TupleRow>("getTuple", this.sql.getTupleLatest, [threadId, ns], stats)
+        : await this.query<TupleRow>("getTuple", this.sql.getTupleById, [threadId, ns, checkpointId], stats);
       stats.rows = rows.length;
       if (rows[0] === undefined) return undefined;
       await this.withLegacySends("getTuple", rows, stats);
       const deltas = this.database.deltas;
       const known = deltas === undefined ? undefined : new Map<string, KnownValue>();
-      const tuple = await decodeTuple(this.serde, this.loader(stats), rows[0], known);
+      const [tuple] = await decodeTuples(this.serde, this.loader(stats), rows, known);
       // What LangGraph reads before it continues a thread: the base of the next put's deltas.
       if (known !== undefined) deltas!.remember(threadId, ns, rows[0].checkpoint_id, rows[0].checkpoint.channel_versions as Record<string, unknown>, known);
       return tuple;
@@ -199,7 +204,7 @@ export class PostgresSaver extends BaseCheckpointSaver {
     let query: ListQuery | undefined;
     let filterJson: string | null = null;
     let remaining = Number.POSITIVE_INFINITY;
-    let cursor: [string, string, string] | [null, null, null] = [null, null, null];
+    let cursor: [string, string, string] | null = null;
     do {
       const [rows, tuples, pageSize] = await this.instrumentation.run("list", targetOf(config), async (stats) => {
         // Checked inside the first page's operation, so bad input shows in the metrics like any failure.
@@ -211,13 +216,12 @@ export class PostgresSaver extends BaseCheckpointSaver {
         const size = Math.min(this.options.listPageSize, remaining);
         if (size === 0) return [[], [], 0] as const;
         const { threadId, ns, checkpointId, before } = query;
-        const page = await this.query<TupleRow>("list", this.sql.listPage, [
-          threadId, ns, checkpointId, filterJson, before, ...cursor, size,
-        ], stats);
+        const { text, values } = this.sql.listPage({ threadId, ns, checkpointId, filter: filterJson, before, cursor, limit: size });
+        const page = await this.query<TupleRow>("list", text, values, stats);
         stats.rows = page.length;
         await this.withLegacySends("list", page, stats);
         const load = this.loader(stats);
-        return [page, await Promise.all(page.map((row) => decodeTuple(this.serde, load, row))), size] as const;
+        return [page, await decodeTuples(this.serde, load, page), size] as const;
       });
       for (const tuple of tuples) yield tuple;
       remaining -= rows.length;

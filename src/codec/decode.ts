@@ -161,18 +161,31 @@ async function rebuildChain(
 }
 
 /**
- * Rows → checkpoint tuples. Every blob of a row is deserialized concurrently;
- * no I/O happens here.
+ * A result's rows → checkpoint tuples, in order. The values the rows
+ * share come once, with the first row (see sql/checkpoints.ts), and are
+ * rebuilt and deserialized for each tuple that holds them, so no two tuples
+ * share an object. Every blob is deserialized concurrently; no I/O happens here.
  */
-export async function decodeTuple(
+export function decodeTuples(
+  serde: SerializerProtocol,
+  load: BlobLoader,
+  rows: readonly TupleRow[],
+  /** Filled with the first row's serialized channel values, as bases for later deltas. */
+  known?: Map<string, KnownValue>,
+): Promise<CheckpointTuple[]> {
+  const values = valuePool(rows[0]);
+  return Promise.all(rows.map((row, i) => decodeTuple(serde, load, row, values, i === 0 ? known : undefined)));
+}
+
+async function decodeTuple(
   serde: SerializerProtocol,
   load: BlobLoader,
   row: TupleRow,
-  /** Filled with each channel's serialized value, as bases for later deltas. */
-  known?: Map<string, KnownValue>,
+  values: Map<string, ChannelRows>,
+  known: Map<string, KnownValue> | undefined,
 ): Promise<CheckpointTuple> {
   const [channelValues, pendingWrites, metadata, pendingSends] = await Promise.all([
-    decodeChannelValues(load, row, known),
+    decodeChannelValues(load, row, values, known),
     decodePendingWrites(load, row),
     serde.loadsTyped("json", fromStoredJson(row.metadata)) as Promise<CheckpointMetadata>,
     row.send_index ? decodeAll(load, row.send_index.map(([type]) => type), unpackBlobs(row.send_index.map(([, length]) => length), row.send_data ?? null)) : undefined,
@@ -195,6 +208,19 @@ export async function decodeTuple(
   };
 }
 
+/** Where a result's value of (thread, namespace, channel, version) is kept in its pool. */
+function valueKey(threadId: string, ns: string, channel: string, version: string): string {
+  return `${threadId}\u0000${ns}\u0000${channel}\u0000${version}`;
+}
+
+/** The values a result's first row carries, by what references them. */
+function valuePool(row: TupleRow | undefined): Map<string, ChannelRows> {
+  const index = row?.value_index ?? [];
+  const blobs = unpackBlobs(index.map((entry) => entry[5]), row?.value_data ?? null);
+  return groupRows(index.map(([threadId, ns, channel, ref, type, , version, hop], i) =>
+    [valueKey(threadId, ns, channel, ref), version, hop, { type, blob: blobs[i] }]));
+}
+
 function parentConfigOf(row: TupleRow): RunnableConfig | undefined {
   if (!row.parent_checkpoint_id) return undefined;
   return {
@@ -209,11 +235,14 @@ function parentConfigOf(row: TupleRow): RunnableConfig | undefined {
 async function decodeChannelValues(
   load: BlobLoader,
   row: TupleRow,
+  values: Map<string, ChannelRows>,
   known: Map<string, KnownValue> | undefined,
 ): Promise<Record<string, unknown>> {
-  const index = row.blob_index ?? [];
-  const blobs = unpackBlobs(index.map(([, , length]) => length), row.blob_data);
-  const groups = groupByChannel(index.map(([channel, type, , version, hop], i) => [channel, version, hop, { type, blob: blobs[i] }]));
+  const groups = new Map<string, ChannelRows>();
+  for (const [channel, version] of row.value_refs ?? []) {
+    const rows = values.get(valueKey(row.thread_id, row.checkpoint_ns, channel, version));
+    if (rows !== undefined) groups.set(channel, rows);
+  }
   const loaded = await loadChannels(load, groups, row.thread_id, row.checkpoint_ns);
   for (const [channel, { known: value }] of loaded) {
     if (known !== undefined && value !== undefined && value.bytes.byteLength >= MIN_BASE_BYTES) {
@@ -239,7 +268,7 @@ export async function decodeDeltaHistory(
   const seeds = rows.filter((row) => row.kind === "seed");
   const writes = rows.filter((row) => row.kind !== "seed");
   const [seedValues, writeValues] = await Promise.all([
-    loadChannels(load, groupByChannel(seeds.map((row) => [row.channel, row.version!, row.hop!, row])), threadId, ns),
+    loadChannels(load, groupRows(seeds.map((row) => [row.channel, row.version!, row.hop!, row])), threadId, ns),
     decodeAll(load, writes.map((r) => r.type), writes.map((r) => r.blob)),
   ]);
   for (const [channel, { value }] of seedValues) result[channel]!.seed = value;
@@ -248,22 +277,23 @@ export async function decodeDeltaHistory(
   });
 }
 
-/** One channel's stored rows in a result: its value (hop 0) and, for a delta, the rows of its chain by version. */
+/** One value's stored rows in a result: the value (hop 0) and, for a delta, the rows of its chain by version. */
 interface ChannelRows {
   value?: StoredRow;
   version?: string;
   chain: Map<string, StoredRow>;
 }
 
-function groupByChannel(rows: Iterable<[channel: string, version: string, hop: number, row: StoredRow]>): Map<string, ChannelRows> {
-  const channels = new Map<string, ChannelRows>();
-  for (const [channel, version, hop, row] of rows) {
-    let entry = channels.get(channel);
-    if (entry === undefined) channels.set(channel, (entry = { chain: new Map() }));
+/** Stored rows grouped by the value they belong to (`key`: a channel, or a pool key). */
+function groupRows(rows: Iterable<[key: string, version: string, hop: number, row: StoredRow]>): Map<string, ChannelRows> {
+  const groups = new Map<string, ChannelRows>();
+  for (const [key, version, hop, row] of rows) {
+    let entry = groups.get(key);
+    if (entry === undefined) groups.set(key, (entry = { chain: new Map() }));
     if (hop === 0) Object.assign(entry, { value: row, version });
     else entry.chain.set(version, row);
   }
-  return channels;
+  return groups;
 }
 
 /** Each channel's value, rebuilt from its rows. */

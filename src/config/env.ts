@@ -23,6 +23,14 @@ const text: Parse = (raw) => raw;
 const offSwitch: Parse = (raw, name) => (boolean(raw, name) ? undefined : false);
 const integerOrOff: Parse = (raw, name) =>
   ["off", "false"].includes(raw.trim().toLowerCase()) ? false : integer(raw, name);
+const autoOrBoolean: Parse = (raw, name) => {
+  if (raw.trim().toLowerCase() === "auto") return "auto";
+  try {
+    return boolean(raw, name);
+  } catch {
+    throw new InvalidOptionsError(`${name} must be auto, true or false, got "${raw}"`);
+  }
+};
 const fallback: Parse = (raw, name) => {
   if (raw === "memory" || raw === "throw") return raw;
   throw new InvalidOptionsError(`${name} must be "memory" or "throw", got "${raw}"`);
@@ -34,6 +42,7 @@ export const ENVIRONMENT: ReadonlyArray<readonly [string, string, Parse]> = [
   ["LANGGRAPH_CHECKPOINT_SCHEMA", "schema", text],
   ["LANGGRAPH_CHECKPOINT_EMBEDDED_DIR", "embeddedDir", text],
   ["LANGGRAPH_CHECKPOINT_LIST_PAGE_SIZE", "listPageSize", integer],
+  ["LANGGRAPH_CHECKPOINT_PREPARED_STATEMENTS", "preparedStatements", autoOrBoolean],
   ["LANGGRAPH_CHECKPOINT_POOL_MAX", "pool.max", integer],
   ["LANGGRAPH_CHECKPOINT_POOL_MIN", "pool.min", integer],
   ["LANGGRAPH_CHECKPOINT_POOL_IDLE_TIMEOUT_MS", "pool.idleTimeoutMillis", integer],

@@ -111,6 +111,12 @@ export interface HealthMonitorOptions {
   failuresBeforeDown?: number;
 }
 
+/**
+ * Whether statements go to the server as named prepared statements (see
+ * `PostgresSaverOptions.preparedStatements`).
+ */
+export type PreparedStatementsMode = "auto" | boolean;
+
 export interface PostgresSaverOptions extends ObservabilityOptions {
   /**
    * Postgres schema that holds the checkpoint tables. Any name Postgres accepts
@@ -126,6 +132,18 @@ export interface PostgresSaverOptions extends ObservabilityOptions {
   listPageSize?: number;
   /** Pool settings; used only when the saver creates the pool. */
   pool?: PoolOptions;
+  /**
+   * Send statements as named prepared statements, so Postgres parses and
+   * plans each once per connection rather than on every call (on a direct
+   * connection, about half of a small read's time). `"auto"` prepares them
+   * until a connection shows it does not keep them (PgBouncer before 1.21,
+   * or without `max_prepared_statements`, in transaction mode): then it logs
+   * that once at info level and sends every statement unprepared, and the
+   * operation that found out is sent again, never failed. `true` never falls
+   * back; `false` never prepares.
+   * @default "auto"
+   */
+  preparedStatements?: PreparedStatementsMode;
   /**
    * A connection unused for longer than this is checked with `SELECT 1`
    * before an operation gets it; a dead one is discarded and replaced. Every
@@ -183,6 +201,7 @@ const MAX_IDENTIFIER_BYTES = 63;
 export const DEFAULTS = {
   schema: "public",
   listPageSize: DEFAULT_LIST_PAGE_SIZE,
+  preparedStatements: "auto",
   pool: {
     max: 10,
     min: 2,
@@ -215,6 +234,7 @@ export interface ResolvedOptions extends ResolvedObservability {
   /** The schema name quoted as a Postgres identifier, ready to put in SQL. */
   quotedSchema: string;
   listPageSize: number;
+  preparedStatements: PreparedStatementsMode;
   pool: Required<PoolOptions>;
   healthCheckIdleMs: number;
   retry: Required<RetryOptions>;
@@ -240,6 +260,7 @@ export function resolveOptions(options: PostgresSaverOptions | undefined): Resol
     schema,
     quotedSchema: quoteIdentifier(schema, "schema"),
     listPageSize: o.listPageSize ?? DEFAULTS.listPageSize,
+    preparedStatements: o.preparedStatements ?? DEFAULTS.preparedStatements,
     pool,
     healthCheckIdleMs: o.healthCheckIdleMs ?? DEFAULTS.healthCheckIdleMs,
     retry,
@@ -251,6 +272,9 @@ export function resolveOptions(options: PostgresSaverOptions | undefined): Resol
     retention: resolveRetention(o.retention),
   };
   positiveInteger("listPageSize", resolved.listPageSize);
+  if (!["auto", true, false].includes(resolved.preparedStatements)) {
+    throw new InvalidOptionsError(`preparedStatements must be "auto", true or false, got ${describe(resolved.preparedStatements)}`);
+  }
   positiveInteger("pool.max", pool.max);
   nonNegativeInteger("pool.min", pool.min);
   if (pool.min > pool.max) throw new InvalidOptionsError(`pool.min (${pool.min}) must not exceed pool.max (${pool.max})`);

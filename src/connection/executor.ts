@@ -8,6 +8,7 @@ import {
 } from "../errors.js";
 import type { ResolvedOptions } from "../config/options.js";
 import type { ConnectionSource, PgPoolClient } from "./pool.js";
+import { PreparedStatements, type StatementMode } from "./prepared.js";
 import { CircuitBreaker, backoffDelay } from "./resilience.js";
 
 /**
@@ -16,6 +17,14 @@ import { CircuitBreaker, backoffDelay } from "./resilience.js";
  */
 export interface AttemptCount {
   attempts: number;
+}
+
+/** What the executor tells the instrumentation about (metrics). */
+export interface ExecutorEvents {
+  /** An attempt of `operation` is retried. */
+  retried?(operation: string): void;
+  /** A statement was sent, prepared or not. */
+  sent?(mode: StatementMode): void;
 }
 
 export interface LastError {
@@ -35,6 +44,7 @@ export interface LastError {
  */
 export class Executor {
   readonly breaker: CircuitBreaker;
+  readonly prepared: PreparedStatements;
   lastError: LastError | undefined;
   private inFlight = 0;
   private idle: (() => void) | undefined;
@@ -43,19 +53,34 @@ export class Executor {
   constructor(
     readonly connections: ConnectionSource,
     private readonly options: ResolvedOptions,
-    /** Told about each retry (the retries metric). */
-    private readonly onRetry: (operation: string) => void = () => {},
+    private readonly events: ExecutorEvents = {},
     private readonly now: () => number = Date.now,
   ) {
     this.breaker = new CircuitBreaker(options.circuitBreaker, now);
+    this.prepared = new PreparedStatements(options.preparedStatements, options.logger);
   }
 
-  /** One statement, retried as a whole. `stats` gets the number of attempts. */
+  /**
+   * One statement, retried as a whole; prepared (see PreparedStatements),
+   * and sent again at once unprepared when the connection turns out not to
+   * keep prepared statements. `stats` gets the number of attempts.
+   */
   async query<Row>(operation: string, text: string, values: unknown[], stats?: AttemptCount): Promise<Row[]> {
     return this.run(
       operation,
       async (client, timeout) => {
+        const name = this.prepared.nameOf(text);
+        if (name !== undefined) {
+          try {
+            const result = await client.query({ name, text, values, query_timeout: timeout });
+            this.events.sent?.("prepared");
+            return result.rows as Row[];
+          } catch (error) {
+            if (!this.prepared.fallBackOn(error)) throw error;
+          }
+        }
         const result = await client.query({ text, values, query_timeout: timeout });
+        this.events.sent?.("unprepared");
         return result.rows as Row[];
       },
       stats,
@@ -150,7 +175,7 @@ export class Executor {
           throw new CheckpointerUnavailableError(operation, `deadline of ${operationTimeoutMs} ms reached`, { cause: error });
         }
         this.options.logger.debug("retrying after a transient failure", { operation, attempt, delayMs: delay });
-        this.onRetry(operation);
+        this.events.retried?.(operation);
         await sleep(delay);
       }
     }

@@ -22,7 +22,7 @@ export interface PgPool {
 }
 
 export interface PgPoolClient {
-  query(config: { text: string; values?: unknown[]; query_timeout?: number }): Promise<{ rows: unknown[] }>;
+  query(config: { text: string; name?: string; values?: unknown[]; query_timeout?: number }): Promise<{ rows: unknown[] }>;
   query(text: string, values?: unknown[]): Promise<{ rows: unknown[] }>;
   /** Passing an error tells the pool to discard the connection instead of reusing it. */
   release(error?: Error | boolean): void;

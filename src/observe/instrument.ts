@@ -77,6 +77,11 @@ export class Instrumentation {
     this.safely(() => this.settings.metrics?.retries.inc({ operation: this.label(operation) }));
   }
 
+  /** A statement went to the server, prepared or not. */
+  statementSent(mode: "prepared" | "unprepared"): void {
+    this.safely(() => this.settings.metrics?.statements.inc({ mode }));
+  }
+
   /** Rows prune() deleted, by table. */
   pruned(counts: { checkpoints: number; writes: number; blobs: number }): void {
     this.safely(() => {

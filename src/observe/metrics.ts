@@ -44,6 +44,7 @@ export class CheckpointMetrics {
   readonly storedValues: Counter<"kind">;
   readonly slowOperations: Counter<"operation">;
   readonly retries: Counter<"operation">;
+  readonly statements: Counter<"mode">;
   readonly healthChecks: Counter<"result">;
   readonly fallbacks: Counter;
   readonly prunedRows: Counter<"table">;
@@ -95,6 +96,12 @@ export class CheckpointMetrics {
       name: name("retries_total"),
       help: "Attempts retried after a transient database failure",
       labelNames: ["operation"] as const,
+      registers,
+    }));
+    this.statements = shared(name("statements_total"), () => new Counter({
+      name: name("statements_total"),
+      help: "Checkpoint statements sent, by mode: prepared (a plan cached on the connection) or unprepared (parsed and planned on every call)",
+      labelNames: ["mode"] as const,
       registers,
     }));
     this.healthChecks = shared(name("health_checks_total"), () => new Counter({

@@ -75,33 +75,30 @@ function insertBlobs(t: Tables, where: string, returning = ""): string {
 }
 
 /**
- * Columns of a checkpoint tuple: the row, its channel blobs (only channels
- * whose value is stored, i.e. not the "empty" marker) and its pending writes.
- * `page` is a subquery that has already filtered, ordered and limited the
- * checkpoints, so the lateral joins run only for rows that are returned.
- * (Pending sends of pre-v4 checkpoints are fetched by `legacySends`, only
- * when such a row comes back: a third lateral join for them cost every read
- * about 0.14 ms of planning, a quarter of a getTuple.)
+ * The columns of a checkpoint tuple (see `TupleRow`): the checkpoint row,
+ * its pending writes, and the stored values it references as an index
+ * (`value_index`) and one bytea (`value_data`), each value followed by the
+ * rows of its delta chain, if it is a delta.
  *
  * Each group of blobs comes back as one bytea (the blobs concatenated) and a
  * JSON index of what is in it (see `unpackBlobs`): a bytea[] column arrives
  * as a text array literal that costs node-postgres several microseconds per
  * element to parse, which made a checkpoint with 2,000 pending writes take
- * 12 ms on the client alone.
+ * 12 ms on the client alone. (Pending sends of pre-v4 checkpoints are
+ * fetched by `legacySends`, only when such a row comes back: a third lateral
+ * join for them cost every read about 0.14 ms of planning.)
  */
-function tupleSelect(t: Tables, page: string): string {
+const TUPLE_COLUMNS = `cp.thread_id, cp.checkpoint_ns, cp.checkpoint_id, cp.parent_checkpoint_id,
+       cp.checkpoint, cp.metadata::text AS metadata`;
+
+/** The value index entry of stored row `b` of the value of (thread, namespace, channel, version): SQL expressions. */
+function valueEntry(threadId: string, ns: string, channel: string, version: string): string {
+  return `json_build_array(${threadId}, ${ns}, ${channel}, ${version}, b.type, octet_length(b.blob), b.version, b.hop)`;
+}
+
+/** The pending writes of checkpoint `cp`, in `writesSortKey` order. */
+function writesOf(t: Tables): string {
   return `
-SELECT cp.thread_id, cp.checkpoint_ns, cp.checkpoint_id, cp.parent_checkpoint_id,
-       cp.checkpoint, cp.metadata::text AS metadata,
-       bl.blob_index, bl.blob_data, wr.write_index, wr.write_data
-FROM (${page}) cp
-LEFT JOIN LATERAL (
-  SELECT json_agg(json_build_array(v.key, b.type, octet_length(b.blob), b.version, b.hop)) AS blob_index,
-         string_agg(b.blob, ''::bytea) AS blob_data
-  FROM jsonb_each_text(cp.checkpoint -> 'channel_versions') v
-  CROSS JOIN LATERAL (${valueChain(t, "cp.thread_id", "cp.checkpoint_ns", "v.key", "v.value")}) b
-  WHERE b.type <> 'empty'
-) bl ON true
 LEFT JOIN LATERAL (
   SELECT json_agg(json_build_array(w.task_id, w.channel, w.type, octet_length(w.blob)) ORDER BY ${WRITES_ORDER}) AS write_index,
          string_agg(w.blob, ''::bytea ORDER BY ${WRITES_ORDER}) AS write_data
@@ -110,37 +107,133 @@ LEFT JOIN LATERAL (
 ) wr ON true`;
 }
 
+/**
+ * The tuple of the one checkpoint `row` finds (at most one row). The
+ * smallest statement that reads a tuple: `getTuple` is the read every graph
+ * step makes, and an unprepared statement (behind a pooler that keeps no
+ * prepared statements) pays for planning every join it has.
+ */
+function oneTuple(t: Tables, row: string): string {
+  return `
+SELECT ${TUPLE_COLUMNS},
+       bl.value_refs, bl.value_index, bl.value_data, wr.write_index, wr.write_data
+FROM (${row}) cp
+LEFT JOIN LATERAL (
+  SELECT json_agg(json_build_array(v.key, v.value)) FILTER (WHERE b.hop = 0) AS value_refs,
+         json_agg(${valueEntry("cp.thread_id", "cp.checkpoint_ns", "v.key", "v.value")}) AS value_index,
+         string_agg(b.blob, ''::bytea) AS value_data
+  FROM jsonb_each_text(cp.checkpoint -> 'channel_versions') v
+  CROSS JOIN LATERAL (${valueChain(t, "cp.thread_id", "cp.checkpoint_ns", "v.key", "v.value")}) b
+  WHERE b.type <> 'empty'
+) bl ON true${writesOf(t)}`;
+}
+
+/**
+ * The tuples of the checkpoints `page` returns (a query that has already
+ * filtered, ordered and limited them, so the rest runs only for rows that
+ * are returned), in its order. A stored value comes once per page, however
+ * many of its checkpoints hold it (a channel that did not change between
+ * checkpoints keeps its version): `value_refs` says which version of each
+ * channel a row holds, and the first row carries the page's values.
+ */
+function tuplePage(t: Tables, page: string): string {
+  return `
+WITH page AS (
+  SELECT c.*, row_number() OVER () AS ordinal FROM (${page}) c
+), value_pool AS MATERIALIZED (
+  SELECT json_agg(${valueEntry("r.thread_id", "r.checkpoint_ns", "r.channel", "r.version")}) AS value_index,
+         string_agg(b.blob, ''::bytea) AS value_data
+  FROM (SELECT DISTINCT p.thread_id, p.checkpoint_ns, v.key AS channel, v.value AS version
+        FROM page p CROSS JOIN LATERAL jsonb_each_text(p.checkpoint -> 'channel_versions') v) r
+  CROSS JOIN LATERAL (${valueChain(t, "r.thread_id", "r.checkpoint_ns", "r.channel", "r.version")}) b
+  WHERE b.type <> 'empty'
+)
+SELECT ${TUPLE_COLUMNS},
+       (SELECT json_agg(json_build_array(v.key, v.value)) FROM jsonb_each_text(cp.checkpoint -> 'channel_versions') v) AS value_refs,
+       CASE WHEN cp.ordinal = 1 THEN vp.value_index END AS value_index,
+       CASE WHEN cp.ordinal = 1 THEN vp.value_data END AS value_data,
+       wr.write_index, wr.write_data
+FROM page cp
+CROSS JOIN value_pool vp${writesOf(t)}
+ORDER BY cp.ordinal`;
+}
+
+/** What one page of `list()` asks for; null or undefined: no such filter. */
+export interface ListPageQuery {
+  threadId: string | null;
+  ns: string | null;
+  checkpointId: string | null;
+  /** The metadata filter as stored JSON text (`metadata @> filter`). */
+  filter: string | null;
+  before: string | null;
+  /** (checkpoint_id, thread_id, checkpoint_ns) of the previous page's last row. */
+  cursor: [string, string, string] | null;
+  limit: number;
+}
+
+/**
+ * One statement per combination of filters `list()` uses, each naming only
+ * the conditions it needs: a prepared statement's cached (generic) plan
+ * cannot fold away a `$n IS NULL OR …` condition, so with one statement for
+ * every case a lookup by id would walk the thread instead of seeking to it.
+ * At most 2^6 texts per schema, built when first used.
+ */
+function listPageStatements(t: Tables) {
+  const texts = new Map<string, string>();
+  return (query: ListPageQuery): { text: string; values: unknown[] } => {
+    const values: unknown[] = [];
+    const param = (value: unknown, cast = "text") => {
+      values.push(value);
+      return `$${values.length}::${cast}`;
+    };
+    const conditions: string[] = [];
+    if (query.threadId !== null) conditions.push(`thread_id = ${param(query.threadId)}`);
+    if (query.ns !== null) conditions.push(`checkpoint_ns = ${param(query.ns)}`);
+    if (query.checkpointId !== null) conditions.push(`checkpoint_id = ${param(query.checkpointId)}`);
+    if (query.filter !== null) conditions.push(`metadata @> ${param(query.filter, "jsonb")}`);
+    if (query.before !== null) conditions.push(`checkpoint_id < ${param(query.before)}`);
+    if (query.cursor !== null) {
+      // Keyset pagination; `checkpoint_id <= …` lets the primary key index seek
+      // straight to the cursor instead of rescanning earlier pages.
+      const [id, thread, ns] = query.cursor.map((value) => param(value));
+      conditions.push(`checkpoint_id <= ${id} AND (checkpoint_id, thread_id, checkpoint_ns) < (${id}, ${thread}, ${ns})`);
+    }
+    const limit = param(query.limit, "int");
+    const key = conditions.join(" AND ");
+    let text = texts.get(key);
+    if (text === undefined) {
+      text = tuplePage(
+        t,
+        `SELECT * FROM ${t.checkpoints}
+         ${conditions.length === 0 ? "" : `WHERE ${conditions.join("\n           AND ")}`}
+         ORDER BY checkpoint_id DESC, thread_id DESC, checkpoint_ns DESC
+         LIMIT ${limit}`,
+      );
+      texts.set(key, text);
+    }
+    return { text, values };
+  };
+}
+
 export function buildStatements(t: Tables) {
   return {
-    /** $1 thread, $2 namespace, $3 checkpoint id or NULL for the latest. */
-    getTuple: `${tupleSelect(
+    /** The newest checkpoint of a thread's namespace: $1 thread, $2 namespace. */
+    getTupleLatest: oneTuple(
       t,
       `SELECT * FROM ${t.checkpoints}
-       WHERE thread_id = $1 AND checkpoint_ns = $2 AND ($3::text IS NULL OR checkpoint_id = $3)
+       WHERE thread_id = $1 AND checkpoint_ns = $2
        ORDER BY checkpoint_id DESC LIMIT 1`,
-    )}`,
+    ),
 
-    /**
-     * One page of `list()`. Filters are NULL when unused; Postgres plans each
-     * unnamed statement with its actual values, so unused filters fold away.
-     * Keyset cursor ($6, $7, $8) = (checkpoint_id, thread_id, checkpoint_ns) of
-     * the last row returned; `checkpoint_id <= $6` lets the primary key index
-     * seek straight to the cursor instead of rescanning earlier pages.
-     */
-    listPage: `${tupleSelect(
+    /** One checkpoint: $1 thread, $2 namespace, $3 checkpoint id. */
+    getTupleById: oneTuple(
       t,
       `SELECT * FROM ${t.checkpoints}
-       WHERE ($1::text IS NULL OR thread_id = $1)
-         AND ($2::text IS NULL OR checkpoint_ns = $2)
-         AND ($3::text IS NULL OR checkpoint_id = $3)
-         AND ($4::jsonb IS NULL OR metadata @> $4::jsonb)
-         AND ($5::text IS NULL OR checkpoint_id < $5)
-         AND ($6::text IS NULL OR (checkpoint_id <= $6
-              AND (checkpoint_id, thread_id, checkpoint_ns) < ($6, $7::text, $8::text)))
-       ORDER BY checkpoint_id DESC, thread_id DESC, checkpoint_ns DESC
-       LIMIT $9`,
-    )}
-ORDER BY cp.checkpoint_id DESC, cp.thread_id DESC, cp.checkpoint_ns DESC`,
+       WHERE thread_id = $1 AND checkpoint_ns = $2 AND checkpoint_id = $3`,
+    ),
+
+    /** One page of `list()`: its statement text (one per combination of filters) and values. */
+    listPage: listPageStatements(t),
 
     /**
      * Blobs and checkpoint in one statement. Blob bytes travel as one binary
@@ -283,7 +376,7 @@ ORDER BY kind, depth DESC, channel, hop, task_path COLLATE "C", task_id COLLATE 
 
 export type Statements = ReturnType<typeof buildStatements>;
 
-/** A row of `getTuple` / `listPage`. Aggregated arrays are NULL when empty. */
+/** A row of `getTupleLatest`, `getTupleById` or `listPage`. Aggregated arrays are NULL when empty. */
 export interface TupleRow {
   thread_id: string;
   checkpoint_ns: string;
@@ -292,13 +385,16 @@ export interface TupleRow {
   checkpoint: Record<string, unknown>;
   /** JSON text (selected as text so it reaches the serializer unparsed). */
   metadata: string;
+  /** [channel, version] per channel version of the checkpoint, the version as Postgres spells it. */
+  value_refs: Array<[string, string]> | null;
   /**
-   * [channel, type, byte length or null, version, hop] per stored row, in
-   * `blob_data` order: each channel's value (hop 0) and the rows its delta
-   * chain needs, if it is a delta (hop 1, 2, …).
+   * First row only: the values the result's rows reference, each once:
+   * [thread, namespace, channel, referenced version, type, byte length or
+   * null, stored version, hop] per stored row, in `value_data` order: the
+   * value (hop 0) and, for a delta, the rows of its chain (hop 1, 2, …).
    */
-  blob_index: Array<[string, string, number | null, string, number]> | null;
-  blob_data: Uint8Array | null;
+  value_index: Array<[string, string, string, string, string, number | null, string, number]> | null;
+  value_data: Uint8Array | null;
   /** [task id, channel, type, byte length] per pending write, in `writesSortKey` order. */
   write_index: Array<[string, string, string, number | null]> | null;
   write_data: Uint8Array | null;

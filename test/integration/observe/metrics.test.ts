@@ -238,6 +238,9 @@ describe("GET /metrics", () => {
       expect(line.fields?.rows).toBeGreaterThan(0);
 
       expect(valueOf(samples, `${M}retries_total`, { operation: "get_tuple" })).toBe(1);
+      // A direct connection keeps prepared statements: every statement an operation sent was one.
+      expect(valueOf(samples, `${M}statements_total`, { mode: "prepared" })).toBeGreaterThanOrEqual(puts + calls.putWrites + calls.getTuple + 1);
+      expect(valueOf(samples, `${M}statements_total`, { mode: "unprepared" })).toBe(0);
       expect(valueOf(samples, `${M}health_checks_total`, { result: "ok" })).toBeGreaterThanOrEqual(1);
       expect(valueOf(samples, `${M}health_checks_total`, { result: "failed" })).toBeGreaterThanOrEqual(1);
 
@@ -360,6 +363,7 @@ describe("GET /metrics", () => {
     expect(names).toContain("myapp_langgraph_checkpoint_retention_runs_total");
     expect(names).toContain("myapp_langgraph_checkpoint_stored_values_total");
     expect(names.every((n) => n.startsWith("myapp_langgraph_checkpoint_"))).toBe(true);
-    expect(names).toHaveLength(13);
+    expect(names).toContain("myapp_langgraph_checkpoint_statements_total");
+    expect(names).toHaveLength(14);
   });
 });

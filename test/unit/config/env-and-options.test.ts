@@ -63,6 +63,17 @@ describe("environment variables", () => {
     expect(() => resolveOptions(optionsFromEnv({ LANGGRAPH_CHECKPOINT_METRICS_PREFIX: "my-app" }))).toThrow(InvalidOptionsError);
   });
 
+  it("choose prepared statements: auto, on or off", () => {
+    expect(resolveOptions(undefined).preparedStatements).toBe("auto");
+    expect(optionsFromEnv({ LANGGRAPH_CHECKPOINT_PREPARED_STATEMENTS: "AUTO" })).toEqual({ preparedStatements: "auto" });
+    expect(optionsFromEnv({ LANGGRAPH_CHECKPOINT_PREPARED_STATEMENTS: "true" })).toEqual({ preparedStatements: true });
+    expect(optionsFromEnv({ LANGGRAPH_CHECKPOINT_PREPARED_STATEMENTS: "off" })).toEqual({ preparedStatements: false });
+    expect(() => optionsFromEnv({ LANGGRAPH_CHECKPOINT_PREPARED_STATEMENTS: "sometimes" })).toThrow(
+      /LANGGRAPH_CHECKPOINT_PREPARED_STATEMENTS must be auto, true or false/,
+    );
+    expect(() => resolveOptions({ preparedStatements: "yes" as never })).toThrow('preparedStatements must be "auto", true or false, got a string');
+  });
+
   it("refuse malformed values, naming the variable", () => {
     expect(() => optionsFromEnv({ LANGGRAPH_CHECKPOINT_POOL_MAX: "ten" })).toThrow(/LANGGRAPH_CHECKPOINT_POOL_MAX must be a non-negative integer/);
     expect(() => optionsFromEnv({ LANGGRAPH_CHECKPOINT_KEEPALIVE: "maybe" })).toThrow(InvalidOptionsError);
