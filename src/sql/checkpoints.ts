@@ -96,16 +96,9 @@ function valueEntry(threadId: string, ns: string, channel: string, version: stri
   return `json_build_array(${threadId}, ${ns}, ${channel}, ${version}, b.type, octet_length(b.blob), b.version, b.hop)`;
 }
 
-/** The pending writes of checkpoint `cp`, in `writesSortKey` order. */
-function writesOf(t: Tables): string {
-  return `
-LEFT JOIN LATERAL (
-  SELECT json_agg(json_build_array(w.task_id, w.channel, w.type, octet_length(w.blob)) ORDER BY ${WRITES_ORDER}) AS write_index,
-         string_agg(w.blob, ''::bytea ORDER BY ${WRITES_ORDER}) AS write_data
-  FROM ${t.writes} w
-  WHERE w.thread_id = cp.thread_id AND w.checkpoint_ns = cp.checkpoint_ns AND w.checkpoint_id = cp.checkpoint_id
-) wr ON true`;
-}
+/** A checkpoint's pending writes (`w`, grouped by checkpoint), in `writesSortKey` order. */
+const WRITE_COLUMNS = `json_agg(json_build_array(w.task_id, w.channel, w.type, octet_length(w.blob)) ORDER BY ${WRITES_ORDER}) AS write_index,
+         string_agg(w.blob, ''::bytea ORDER BY ${WRITES_ORDER}) AS write_data`;
 
 /**
  * The tuple of the one checkpoint `row` finds (at most one row). The
@@ -125,7 +118,12 @@ LEFT JOIN LATERAL (
   FROM jsonb_each_text(cp.checkpoint -> 'channel_versions') v
   CROSS JOIN LATERAL (${valueChain(t, "cp.thread_id", "cp.checkpoint_ns", "v.key", "v.value")}) b
   WHERE b.type <> 'empty'
-) bl ON true${writesOf(t)}`;
+) bl ON true
+LEFT JOIN LATERAL (
+  SELECT ${WRITE_COLUMNS}
+  FROM ${t.writes} w
+  WHERE w.thread_id = cp.thread_id AND w.checkpoint_ns = cp.checkpoint_ns AND w.checkpoint_id = cp.checkpoint_id
+) wr ON true`;
 }
 
 /**
@@ -135,6 +133,9 @@ LEFT JOIN LATERAL (
  * many of its checkpoints hold it (a channel that did not change between
  * checkpoints keeps its version): `value_refs` says which version of each
  * channel a row holds, and the first row carries the page's values.
+ * The page's pending writes are one join, not a probe per row: a planner
+ * that expects a checkpoint to have many writes (say, after one step wrote
+ * thousands) would otherwise scan the writes table once per row.
  */
 function tuplePage(t: Tables, page: string): string {
   return `
@@ -147,6 +148,11 @@ WITH page AS (
         FROM page p CROSS JOIN LATERAL jsonb_each_text(p.checkpoint -> 'channel_versions') v) r
   CROSS JOIN LATERAL (${valueChain(t, "r.thread_id", "r.checkpoint_ns", "r.channel", "r.version")}) b
   WHERE b.type <> 'empty'
+), page_writes AS (
+  SELECT w.thread_id, w.checkpoint_ns, w.checkpoint_id, ${WRITE_COLUMNS}
+  FROM page p
+  JOIN ${t.writes} w ON w.thread_id = p.thread_id AND w.checkpoint_ns = p.checkpoint_ns AND w.checkpoint_id = p.checkpoint_id
+  GROUP BY w.thread_id, w.checkpoint_ns, w.checkpoint_id
 )
 SELECT ${TUPLE_COLUMNS},
        (SELECT json_agg(json_build_array(v.key, v.value)) FROM jsonb_each_text(cp.checkpoint -> 'channel_versions') v) AS value_refs,
@@ -154,7 +160,9 @@ SELECT ${TUPLE_COLUMNS},
        CASE WHEN cp.ordinal = 1 THEN vp.value_data END AS value_data,
        wr.write_index, wr.write_data
 FROM page cp
-CROSS JOIN value_pool vp${writesOf(t)}
+CROSS JOIN value_pool vp
+LEFT JOIN page_writes wr
+  ON wr.thread_id = cp.thread_id AND wr.checkpoint_ns = cp.checkpoint_ns AND wr.checkpoint_id = cp.checkpoint_id
 ORDER BY cp.ordinal`;
 }
 
