@@ -174,18 +174,18 @@ export function decodeTuples(
   known?: Map<string, KnownValue>,
 ): Promise<CheckpointTuple[]> {
   const values = valuePool(rows[0]);
-  return Promise.all(rows.map((row, i) => decodeTuple(serde, load, row, values, i === 0 ? known : undefined)));
+  return Promise.all(rows.map((row, i) => decodeTuple(serde, load, row, values.get(i + 1) ?? new Map(), i === 0 ? known : undefined)));
 }
 
 async function decodeTuple(
   serde: SerializerProtocol,
   load: BlobLoader,
   row: TupleRow,
-  values: Map<string, ChannelRows>,
+  channels: Map<string, ChannelRows>,
   known: Map<string, KnownValue> | undefined,
 ): Promise<CheckpointTuple> {
   const [channelValues, pendingWrites, metadata, pendingSends] = await Promise.all([
-    decodeChannelValues(load, row, values, known),
+    decodeChannelValues(load, row, channels, known),
     decodePendingWrites(load, row),
     serde.loadsTyped("json", fromStoredJson(row.metadata)) as Promise<CheckpointMetadata>,
     row.send_index ? decodeAll(load, row.send_index.map(([type]) => type), unpackBlobs(row.send_index.map(([, length]) => length), row.send_data ?? null)) : undefined,
@@ -208,17 +208,28 @@ async function decodeTuple(
   };
 }
 
-/** Where a result's value of (thread, namespace, channel, version) is kept in its pool. */
-function valueKey(threadId: string, ns: string, channel: string, version: string): string {
-  return `${threadId}\u0000${ns}\u0000${channel}\u0000${version}`;
-}
-
-/** The values a result's first row carries, by what references them. */
-function valuePool(row: TupleRow | undefined): Map<string, ChannelRows> {
+/**
+ * The values a result's first row carries, by the ordinal (from 1) of each
+ * row that holds them, then by channel. A value's chain rows share its
+ * ordinals and channel; a row holds one version of a channel, so its first
+ * ordinal and channel name one value.
+ */
+function valuePool(row: TupleRow | undefined): Map<number, Map<string, ChannelRows>> {
   const index = row?.value_index ?? [];
-  const blobs = unpackBlobs(index.map((entry) => entry[5]), row?.value_data ?? null);
-  return groupRows(index.map(([threadId, ns, channel, ref, type, , version, hop], i) =>
-    [valueKey(threadId, ns, channel, ref), version, hop, { type, blob: blobs[i] }]));
+  const blobs = unpackBlobs(index.map((entry) => entry[3]), row?.value_data ?? null);
+  const values = groupRows(index.map(([ordinals, channel, type, , version, hop], i) =>
+    [`${ordinals[0]}\u0000${channel}`, version, hop, { type, blob: blobs[i] }]));
+  const byRow = new Map<number, Map<string, ChannelRows>>();
+  index.forEach(([ordinals, channel, , , , hop]) => {
+    if (hop !== 0) return;
+    const value = values.get(`${ordinals[0]}\u0000${channel}`)!;
+    for (const ordinal of ordinals) {
+      let channels = byRow.get(ordinal);
+      if (channels === undefined) byRow.set(ordinal, (channels = new Map()));
+      channels.set(channel, value);
+    }
+  });
+  return byRow;
 }
 
 function parentConfigOf(row: TupleRow): RunnableConfig | undefined {
@@ -235,14 +246,9 @@ function parentConfigOf(row: TupleRow): RunnableConfig | undefined {
 async function decodeChannelValues(
   load: BlobLoader,
   row: TupleRow,
-  values: Map<string, ChannelRows>,
+  groups: Map<string, ChannelRows>,
   known: Map<string, KnownValue> | undefined,
 ): Promise<Record<string, unknown>> {
-  const groups = new Map<string, ChannelRows>();
-  for (const [channel, version] of row.value_refs ?? []) {
-    const rows = values.get(valueKey(row.thread_id, row.checkpoint_ns, channel, version));
-    if (rows !== undefined) groups.set(channel, rows);
-  }
   const loaded = await loadChannels(load, groups, row.thread_id, row.checkpoint_ns);
   for (const [channel, { known: value }] of loaded) {
     if (known !== undefined && value !== undefined && value.bytes.byteLength >= MIN_BASE_BYTES) {

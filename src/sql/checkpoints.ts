@@ -91,14 +91,30 @@ function insertBlobs(t: Tables, where: string, returning = ""): string {
 const TUPLE_COLUMNS = `cp.thread_id, cp.checkpoint_ns, cp.checkpoint_id, cp.parent_checkpoint_id,
        cp.checkpoint, cp.metadata::text AS metadata`;
 
-/** The value index entry of stored row `b` of the value of (thread, namespace, channel, version): SQL expressions. */
-function valueEntry(threadId: string, ns: string, channel: string, version: string): string {
-  return `json_build_array(${threadId}, ${ns}, ${channel}, ${version}, b.type, octet_length(b.blob), b.version, b.hop)`;
+/**
+ * The value index entry of stored row `b` of a value: the ordinals of the
+ * result rows that hold the value (a JSON array; SQL expression `rows`), its
+ * channel, then the row's type, byte length, version and hop.
+ */
+function valueEntry(rows: string, channel: string): string {
+  return `json_build_array(${rows}, ${channel}, b.type, octet_length(b.blob), b.version, b.hop)`;
 }
 
-/** A checkpoint's pending writes (`w`, grouped by checkpoint), in `writesSortKey` order. */
-const WRITE_COLUMNS = `json_agg(json_build_array(w.task_id, w.channel, w.type, octet_length(w.blob)) ORDER BY ${WRITES_ORDER}) AS write_index,
-         string_agg(w.blob, ''::bytea ORDER BY ${WRITES_ORDER}) AS write_data`;
+/**
+ * The pending writes of checkpoint `cp`, in `writesSortKey` order: a probe
+ * per checkpoint. (One join for a whole page was measured too: the planner
+ * then hashes the writes table, which on a table of 14,000 writes made a
+ * list page 3 times slower than these probes.)
+ */
+function writesOf(t: Tables): string {
+  return `
+LEFT JOIN LATERAL (
+  SELECT json_agg(json_build_array(w.task_id, w.channel, w.type, octet_length(w.blob)) ORDER BY ${WRITES_ORDER}) AS write_index,
+         string_agg(w.blob, ''::bytea ORDER BY ${WRITES_ORDER}) AS write_data
+  FROM ${t.writes} w
+  WHERE w.thread_id = cp.thread_id AND w.checkpoint_ns = cp.checkpoint_ns AND w.checkpoint_id = cp.checkpoint_id
+) wr ON true`;
+}
 
 /**
  * The tuple of the one checkpoint `row` finds (at most one row). The
@@ -109,64 +125,51 @@ const WRITE_COLUMNS = `json_agg(json_build_array(w.task_id, w.channel, w.type, o
 function oneTuple(t: Tables, row: string): string {
   return `
 SELECT ${TUPLE_COLUMNS},
-       bl.value_refs, bl.value_index, bl.value_data, wr.write_index, wr.write_data
+       bl.value_index, bl.value_data, wr.write_index, wr.write_data
 FROM (${row}) cp
 LEFT JOIN LATERAL (
-  SELECT json_agg(json_build_array(v.key, v.value)) FILTER (WHERE b.hop = 0) AS value_refs,
-         json_agg(${valueEntry("cp.thread_id", "cp.checkpoint_ns", "v.key", "v.value")}) AS value_index,
+  SELECT json_agg(${valueEntry("json_build_array(1)", "v.key")}) AS value_index,
          string_agg(b.blob, ''::bytea) AS value_data
   FROM jsonb_each_text(cp.checkpoint -> 'channel_versions') v
   CROSS JOIN LATERAL (${valueChain(t, "cp.thread_id", "cp.checkpoint_ns", "v.key", "v.value")}) b
   WHERE b.type <> 'empty'
-) bl ON true
-LEFT JOIN LATERAL (
-  SELECT ${WRITE_COLUMNS}
-  FROM ${t.writes} w
-  WHERE w.thread_id = cp.thread_id AND w.checkpoint_ns = cp.checkpoint_ns AND w.checkpoint_id = cp.checkpoint_id
-) wr ON true`;
+) bl ON true${writesOf(t)}`;
 }
+
+/** `list()`'s order: newest first, ties (across threads and namespaces) broken by thread and namespace. */
+const LIST_ORDER = "checkpoint_id DESC, thread_id DESC, checkpoint_ns DESC";
 
 /**
  * The tuples of the checkpoints `page` returns (a query that has already
  * filtered, ordered and limited them, so the rest runs only for rows that
  * are returned), in its order. A stored value comes once per page, however
  * many of its checkpoints hold it (a channel that did not change between
- * checkpoints keeps its version): `value_refs` says which version of each
- * channel a row holds, and the first row carries the page's values.
- * The page's pending writes are one join, not a probe per row: a planner
- * that expects a checkpoint to have many writes (say, after one step wrote
- * thousands) would otherwise scan the writes table once per row.
+ * checkpoints keeps its version): the first row carries the page's values,
+ * each with the ordinals of the rows that hold it.
  */
 function tuplePage(t: Tables, page: string): string {
   return `
 WITH page AS (
-  SELECT c.*, row_number() OVER () AS ordinal FROM (${page}) c
+  SELECT c.*, row_number() OVER (ORDER BY ${LIST_ORDER}) AS ordinal FROM (${page}) c
 ), value_pool AS MATERIALIZED (
-  SELECT json_agg(${valueEntry("r.thread_id", "r.checkpoint_ns", "r.channel", "r.version")}) AS value_index,
+  SELECT json_agg(${valueEntry("r.rows", "r.channel")}) AS value_index,
          string_agg(b.blob, ''::bytea) AS value_data
-  FROM (SELECT DISTINCT p.thread_id, p.checkpoint_ns, v.key AS channel, v.value AS version
-        FROM page p CROSS JOIN LATERAL jsonb_each_text(p.checkpoint -> 'channel_versions') v) r
+  FROM (SELECT p.thread_id, p.checkpoint_ns, v.key AS channel, v.value AS version, json_agg(p.ordinal) AS rows
+        FROM page p CROSS JOIN LATERAL jsonb_each_text(p.checkpoint -> 'channel_versions') v
+        GROUP BY p.thread_id, p.checkpoint_ns, v.key, v.value) r
   CROSS JOIN LATERAL (${valueChain(t, "r.thread_id", "r.checkpoint_ns", "r.channel", "r.version")}) b
   WHERE b.type <> 'empty'
-), page_writes AS (
-  SELECT w.thread_id, w.checkpoint_ns, w.checkpoint_id, ${WRITE_COLUMNS}
-  FROM page p
-  JOIN ${t.writes} w ON w.thread_id = p.thread_id AND w.checkpoint_ns = p.checkpoint_ns AND w.checkpoint_id = p.checkpoint_id
-  GROUP BY w.thread_id, w.checkpoint_ns, w.checkpoint_id
 )
 SELECT ${TUPLE_COLUMNS},
-       (SELECT json_agg(json_build_array(v.key, v.value)) FROM jsonb_each_text(cp.checkpoint -> 'channel_versions') v) AS value_refs,
        CASE WHEN cp.ordinal = 1 THEN vp.value_index END AS value_index,
        CASE WHEN cp.ordinal = 1 THEN vp.value_data END AS value_data,
        wr.write_index, wr.write_data
 FROM page cp
-CROSS JOIN value_pool vp
-LEFT JOIN page_writes wr
-  ON wr.thread_id = cp.thread_id AND wr.checkpoint_ns = cp.checkpoint_ns AND wr.checkpoint_id = cp.checkpoint_id
+CROSS JOIN value_pool vp${writesOf(t)}
 ORDER BY cp.ordinal`;
 }
 
-/** What one page of `list()` asks for; null or undefined: no such filter. */
+/** What one page of `list()` asks for; null: no such filter. */
 export interface ListPageQuery {
   threadId: string | null;
   ns: string | null;
@@ -214,7 +217,7 @@ function listPageStatements(t: Tables) {
         t,
         `SELECT * FROM ${t.checkpoints}
          ${conditions.length === 0 ? "" : `WHERE ${conditions.join("\n           AND ")}`}
-         ORDER BY checkpoint_id DESC, thread_id DESC, checkpoint_ns DESC
+         ORDER BY ${LIST_ORDER}
          LIMIT ${limit}`,
       );
       texts.set(key, text);
@@ -393,15 +396,13 @@ export interface TupleRow {
   checkpoint: Record<string, unknown>;
   /** JSON text (selected as text so it reaches the serializer unparsed). */
   metadata: string;
-  /** [channel, version] per channel version of the checkpoint, the version as Postgres spells it. */
-  value_refs: Array<[string, string]> | null;
   /**
-   * First row only: the values the result's rows reference, each once:
-   * [thread, namespace, channel, referenced version, type, byte length or
-   * null, stored version, hop] per stored row, in `value_data` order: the
-   * value (hop 0) and, for a delta, the rows of its chain (hop 1, 2, …).
+   * The values the result's rows hold, each once, on the first row only:
+   * [ordinals of the rows (from 1) that hold it, channel, type, byte length
+   * or null, version, hop] per stored row, in `value_data` order: a value
+   * (hop 0) and, for a delta, the rows of its chain (hop 1, 2, …).
    */
-  value_index: Array<[string, string, string, string, string, number | null, string, number]> | null;
+  value_index: Array<[number[], string, string, number | null, string, number]> | null;
   value_data: Uint8Array | null;
   /** [task id, channel, type, byte length] per pending write, in `writesSortKey` order. */
   write_index: Array<[string, string, string, number | null]> | null;

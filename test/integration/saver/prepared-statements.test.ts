@@ -174,8 +174,8 @@ describe("on a direct connection", () => {
       const { rows } = await pool.query<TupleRow>(text, values);
       expect(rows).toHaveLength(8);
       const index = rows[0]!.value_index!;
-      expect(index.filter(([, , channel]) => channel === "big")).toHaveLength(1);
-      expect(index.filter(([, , channel]) => channel === "counter")).toHaveLength(8);
+      expect(index.filter(([, channel]) => channel === "big")).toHaveLength(1);
+      expect(index.filter(([, channel]) => channel === "counter")).toHaveLength(8);
       expect(rows.slice(1).every((row) => row.value_index === null && row.value_data === null)).toBe(true);
       expect(rows[0]!.value_data!.byteLength).toBeLessThan(2 * 20_000);
 
