@@ -79,16 +79,16 @@ export class Database {
         encoded.id, parentId ?? null, encoded.document, encoded.metadata,
       ];
       if (deltas === undefined) {
-        await this.query("put", sql.put, values, stats);
+        await this.query("put", sql.put, values, stats, true);
         return { encoded, inserted: [] };
       }
       if (blobs.deltaBases.channels.length === 0) {
-        const rows = await this.query<{ channel: string }>("put", sql.putReturningInserted, values, stats);
+        const rows = await this.query<{ channel: string }>("put", sql.putReturningInserted, values, stats, true);
         return { encoded, inserted: rows.map((row) => row.channel) };
       }
       const rows = await this.query<{ inserted: string[] }>("put", sql.putWithDeltas, [
         ...values, blobs.deltaBases.channels, blobs.deltaBases.versions,
-      ], stats);
+      ], stats, true);
       return rows[0] === undefined ? undefined : { encoded, inserted: rows[0].inserted };
     };
     let written = await write();
@@ -111,9 +111,16 @@ export class Database {
     return encoded.id;
   }
 
-  /** One statement, retried as a whole on a transient failure. */
-  query<Row>(operation: string, text: string, values: unknown[], stats?: OperationStats): Promise<Row[]> {
-    return this.executor.query<Row>(operation, text, values, stats);
+  /**
+   * One statement, retried as a whole on a transient failure. The
+   * checkpoint API's statements are sent with `prepare` (their plans are
+   * cached per connection, and their shapes keep index seeks in a cached
+   * plan); maintenance statements (prune, inspections) run rarely and take
+   * optional filters that only a plan made for their values folds away, so
+   * they are planned on every call.
+   */
+  query<Row>(operation: string, text: string, values: unknown[], stats?: OperationStats, prepare = false): Promise<Row[]> {
+    return this.executor.query<Row>(operation, text, values, stats, prepare);
   }
 
   /**

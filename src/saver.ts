@@ -290,9 +290,9 @@ export class PostgresSaver extends BaseCheckpointSaver {
       const threadId = requireKey(configurable.thread_id, "thread_id", "getDeltaChannelHistory");
       const ns = namespaceOf(configurable, "getDeltaChannelHistory");
       const checkpointId = optionalKey(configurable.checkpoint_id, "checkpoint_id", "getDeltaChannelHistory");
-      const rows = await this.query<DeltaHistoryRow>("getDeltaChannelHistory", this.sql.deltaHistory, [
-        threadId, ns, checkpointId ?? null, wanted,
-      ], stats);
+      const rows = checkpointId === undefined
+        ? await this.query<DeltaHistoryRow>("getDeltaChannelHistory", this.sql.deltaHistoryLatest, [threadId, ns, wanted], stats)
+        : await this.query<DeltaHistoryRow>("getDeltaChannelHistory", this.sql.deltaHistoryById, [threadId, ns, checkpointId, wanted], stats);
       stats.rows = rows.length;
       await decodeDeltaHistory(this.loader(stats), rows, threadId, ns, result);
       return result;
@@ -386,7 +386,7 @@ export class PostgresSaver extends BaseCheckpointSaver {
   }
 
   private query<Row>(operation: string, text: string, values: unknown[], stats?: OperationStats): Promise<Row[]> {
-    return this.database.query<Row>(operation, text, values, stats);
+    return this.database.query<Row>(operation, text, values, stats, true);
   }
 
   private readonly onIdleClientError = (error: Error): void => {

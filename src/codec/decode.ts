@@ -162,7 +162,7 @@ async function rebuildChain(
 
 /**
  * A result's rows → checkpoint tuples, in order. The values the rows
- * share come once, with the first row (see sql/checkpoints.ts), and are
+ * share come once, with the first row that holds each (see sql/checkpoints.ts), and are
  * rebuilt and deserialized for each tuple that holds them, so no two tuples
  * share an object. Every blob is deserialized concurrently; no I/O happens here.
  */
@@ -173,7 +173,7 @@ export function decodeTuples(
   /** Filled with the first row's serialized channel values, as bases for later deltas. */
   known?: Map<string, KnownValue>,
 ): Promise<CheckpointTuple[]> {
-  const values = valuePool(rows[0]);
+  const values = valuePool(rows);
   return Promise.all(rows.map((row, i) => decodeTuple(serde, load, row, values.get(i + 1) ?? new Map(), i === 0 ? known : undefined)));
 }
 
@@ -209,26 +209,29 @@ async function decodeTuple(
 }
 
 /**
- * The values a result's first row carries, by the ordinal (from 1) of each
- * row that holds them, then by channel. A value's chain rows share its
- * ordinals and channel; a row holds one version of a channel, so its first
- * ordinal and channel name one value.
+ * The values a result's rows carry (each with the first row that holds it),
+ * by the ordinal (from 1) of each row that holds them, then by channel. A
+ * value's chain rows share its ordinals and channel; a row holds one
+ * version of a channel, so its first ordinal and channel name one value.
  */
-function valuePool(row: TupleRow | undefined): Map<number, Map<string, ChannelRows>> {
-  const index = row?.value_index ?? [];
-  const blobs = unpackBlobs(index.map((entry) => entry[3]), row?.value_data ?? null);
-  const values = groupRows(index.map(([ordinals, channel, type, , version, hop], i) =>
-    [`${ordinals[0]}\u0000${channel}`, version, hop, { type, blob: blobs[i] }]));
+function valuePool(rows: readonly TupleRow[]): Map<number, Map<string, ChannelRows>> {
+  const entries = rows.flatMap((row) => {
+    const index = row.value_index ?? [];
+    const blobs = unpackBlobs(index.map((entry) => entry[3]), row.value_data);
+    return index.map((entry, i) => [entry, blobs[i]] as const);
+  });
+  const values = groupRows(entries.map(([[ordinals, channel, type, , version, hop], blob]) =>
+    [`${ordinals[0]}\u0000${channel}`, version, hop, { type, blob }]));
   const byRow = new Map<number, Map<string, ChannelRows>>();
-  index.forEach(([ordinals, channel, , , , hop]) => {
-    if (hop !== 0) return;
+  for (const [[ordinals, channel, , , , hop]] of entries) {
+    if (hop !== 0) continue;
     const value = values.get(`${ordinals[0]}\u0000${channel}`)!;
     for (const ordinal of ordinals) {
       let channels = byRow.get(ordinal);
       if (channels === undefined) byRow.set(ordinal, (channels = new Map()));
       channels.set(channel, value);
     }
-  });
+  }
   return byRow;
 }
 

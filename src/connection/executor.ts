@@ -46,6 +46,8 @@ export class Executor {
   readonly breaker: CircuitBreaker;
   readonly prepared: PreparedStatements;
   lastError: LastError | undefined;
+  /** Connections whose prepared statements the server no longer holds: discarded on release. */
+  private readonly stale = new WeakSet<PgPoolClient>();
   private inFlight = 0;
   private idle: (() => void) | undefined;
   private closed = false;
@@ -61,21 +63,26 @@ export class Executor {
   }
 
   /**
-   * One statement, retried as a whole; prepared (see PreparedStatements),
-   * and sent again at once unprepared when the connection turns out not to
-   * keep prepared statements. `stats` gets the number of attempts.
+   * One statement, retried as a whole. `stats` gets the number of attempts.
+   * With `prepare`, it goes as a prepared statement (see PreparedStatements)
+   * and is sent again at once unprepared if the connection turns out not to
+   * keep prepared statements.
    */
-  async query<Row>(operation: string, text: string, values: unknown[], stats?: AttemptCount): Promise<Row[]> {
+  async query<Row>(operation: string, text: string, values: unknown[], stats?: AttemptCount, prepare = false): Promise<Row[]> {
     return this.run(
       operation,
       async (client, timeout) => {
-        const name = this.prepared.nameOf(text);
+        const name = prepare ? this.prepared.nameOf(text) : undefined;
         if (name !== undefined) {
           try {
             const result = await client.query({ name, text, values, query_timeout: timeout });
             this.events.sent?.("prepared");
             return result.rows as Row[];
           } catch (error) {
+            if (!PreparedStatements.lost(error)) throw error;
+            // node-postgres still believes this connection holds the statement, and
+            // would never prepare it there again: the pool must not hand it out again.
+            this.stale.add(client);
             if (!this.prepared.fallBackOn(error)) throw error;
           }
         }
@@ -149,12 +156,12 @@ export class Executor {
         client = await this.connections.acquire();
         const timeout = Math.max(1, Math.min(deadline - this.now(), this.options.retry.statementTimeoutMs));
         const result = await work(client, timeout);
-        this.connections.release(client);
+        this.connections.release(client, this.staleError(client));
         this.breaker.onSuccess();
         return result;
       } catch (error) {
         const transient = isTransient(error);
-        if (client !== undefined) this.connections.release(client, transient ? asError(error) : undefined);
+        if (client !== undefined) this.connections.release(client, transient ? asError(error) : this.staleError(client));
         if (client === undefined && this.poolSaturated(error)) {
           this.breaker.onNeutral();
           throw new PoolExhaustedError(operation, this.connections.pool.options?.max, this.now() - startedAcquire, { cause: error });
@@ -179,6 +186,11 @@ export class Executor {
         await sleep(delay);
       }
     }
+  }
+
+  /** An error that makes the pool discard `client`, if its prepared statements are gone. */
+  private staleError(client: PgPoolClient): Error | undefined {
+    return this.stale.has(client) ? new Error("the server no longer holds this connection's prepared statements") : undefined;
   }
 
   /** The acquire timed out because every connection was busy, not because the server is unreachable. */

@@ -55,18 +55,26 @@ export class PreparedStatements {
   }
 
   /**
+   * A named statement failed because the server connection does not hold
+   * what the client prepared (26000) or holds another client's (42P05).
+   */
+  static lost(error: unknown): boolean {
+    const code = (error as { code?: unknown } | null)?.code;
+    return typeof code === "string" && POOLER_REJECTIONS.has(code);
+  }
+
+  /**
    * A named statement failed with `error`. True when that is a pooler that
    * does not keep prepared statements and mode "auto" has switched to
    * unprepared statements (logged once): the caller sends it again unprepared.
    */
   fallBackOn(error: unknown): boolean {
-    const code = (error as { code?: unknown } | null)?.code;
-    if (this.mode !== "auto" || typeof code !== "string" || !POOLER_REJECTIONS.has(code)) return false;
+    if (this.mode !== "auto" || !PreparedStatements.lost(error)) return false;
     if (this.active) {
       this.active = false;
       this.logger.info(
         "prepared statements are not kept by this connection (a pooler in transaction mode without prepared statement support?); sending statements unprepared from now on",
-        { code, option: "preparedStatements" },
+        { code: (error as { code: string }).code, option: "preparedStatements" },
       );
     }
     return true;

@@ -144,28 +144,30 @@ const LIST_ORDER = "checkpoint_id DESC, thread_id DESC, checkpoint_ns DESC";
  * filtered, ordered and limited them, so the rest runs only for rows that
  * are returned), in its order. A stored value comes once per page, however
  * many of its checkpoints hold it (a channel that did not change between
- * checkpoints keeps its version): the first row carries the page's values,
- * each with the ordinals of the rows that hold it.
+ * checkpoints keeps its version): a value comes with the first row that
+ * holds it, with the ordinals of every row that does. (Not all on one row:
+ * node-postgres reads a column as one string, which V8 caps at about 512 MB
+ * of hex, so a page's values together must not become one column.)
  */
 function tuplePage(t: Tables, page: string): string {
   return `
 WITH page AS (
   SELECT c.*, row_number() OVER (ORDER BY ${LIST_ORDER}) AS ordinal FROM (${page}) c
-), value_pool AS MATERIALIZED (
-  SELECT json_agg(${valueEntry("r.rows", "r.channel")}) AS value_index,
+), page_values AS (
+  SELECT r.first, json_agg(${valueEntry("r.rows", "r.channel")}) AS value_index,
          string_agg(b.blob, ''::bytea) AS value_data
-  FROM (SELECT p.thread_id, p.checkpoint_ns, v.key AS channel, v.value AS version, json_agg(p.ordinal) AS rows
+  FROM (SELECT p.thread_id, p.checkpoint_ns, v.key AS channel, v.value AS version,
+               json_agg(p.ordinal ORDER BY p.ordinal) AS rows, min(p.ordinal) AS first
         FROM page p CROSS JOIN LATERAL jsonb_each_text(p.checkpoint -> 'channel_versions') v
         GROUP BY p.thread_id, p.checkpoint_ns, v.key, v.value) r
   CROSS JOIN LATERAL (${valueChain(t, "r.thread_id", "r.checkpoint_ns", "r.channel", "r.version")}) b
   WHERE b.type <> 'empty'
+  GROUP BY r.first
 )
 SELECT ${TUPLE_COLUMNS},
-       CASE WHEN cp.ordinal = 1 THEN vp.value_index END AS value_index,
-       CASE WHEN cp.ordinal = 1 THEN vp.value_data END AS value_data,
-       wr.write_index, wr.write_data
+       pv.value_index, pv.value_data, wr.write_index, wr.write_data
 FROM page cp
-CROSS JOIN value_pool vp${writesOf(t)}
+LEFT JOIN page_values pv ON pv.first = cp.ordinal${writesOf(t)}
 ORDER BY cp.ordinal`;
 }
 
@@ -224,6 +226,55 @@ function listPageStatements(t: Tables) {
     }
     return { text, values };
   };
+}
+
+/**
+ * The whole ancestor walk of `getDeltaChannelHistory` in one statement.
+ * `chain` follows parent ids up from the target's parent; `wanted` holds the
+ * channels still looking for a seed when a checkpoint is reached, and the
+ * walk stops once every channel found one. Result rows: each channel's
+ * seed blob, then the writes to wanted channels, oldest first and in
+ * `writesSortKey` order within a checkpoint. `target` finds the checkpoint
+ * ($1 thread, $2 namespace, …), `channels` is the parameter of the channels.
+ */
+function deltaHistory(t: Tables, target: string, channels: string): string {
+  return `
+WITH RECURSIVE target AS (
+  SELECT parent_checkpoint_id FROM ${t.checkpoints}
+  ${target}
+), chain AS (
+  SELECT c.checkpoint_id, c.parent_checkpoint_id, c.checkpoint, 1 AS depth, ${channels}::text[] AS wanted
+  FROM target JOIN ${t.checkpoints} c
+    ON c.thread_id = $1 AND c.checkpoint_ns = $2 AND c.checkpoint_id = target.parent_checkpoint_id
+  UNION ALL
+  SELECT c.checkpoint_id, c.parent_checkpoint_id, c.checkpoint, chain.depth + 1, still.wanted
+  FROM chain
+  CROSS JOIN LATERAL (
+    SELECT ARRAY(
+      SELECT ch FROM unnest(chain.wanted) AS ch
+      WHERE NOT EXISTS (
+        SELECT 1 FROM ${t.blobs} b
+        WHERE b.thread_id = $1 AND b.checkpoint_ns = $2 AND b.channel = ch
+          AND b.version = chain.checkpoint -> 'channel_versions' ->> ch AND b.type <> 'empty')
+    ) AS wanted
+  ) still
+  JOIN ${t.checkpoints} c
+    ON c.thread_id = $1 AND c.checkpoint_ns = $2 AND c.checkpoint_id = chain.parent_checkpoint_id
+  WHERE cardinality(still.wanted) > 0
+)
+SELECT * FROM (
+SELECT 'seed' AS kind, chain.depth, ch AS channel, NULL::text AS task_id, NULL::text AS task_path,
+       NULL::int AS idx, b.type, b.blob, b.version, b.hop
+FROM chain CROSS JOIN LATERAL unnest(chain.wanted) AS ch
+CROSS JOIN LATERAL (${valueChain(t, "$1", "$2", "ch", "chain.checkpoint -> 'channel_versions' ->> ch")}) b
+WHERE b.type <> 'empty'
+UNION ALL
+SELECT 'write', chain.depth, w.channel, w.task_id, w.task_path, w.idx, w.type, w.blob, NULL, NULL
+FROM chain JOIN ${t.writes} w
+  ON w.thread_id = $1 AND w.checkpoint_ns = $2 AND w.checkpoint_id = chain.checkpoint_id
+ AND w.channel = ANY (chain.wanted)
+) history
+ORDER BY kind, depth DESC, channel, hop, task_path COLLATE "C", task_id COLLATE "C", idx`;
 }
 
 export function buildStatements(t: Tables) {
@@ -335,53 +386,11 @@ JOIN unnest($1::text[], $2::text[], $3::text[]) AS p(thread_id, checkpoint_ns, c
 WHERE s.channel = '${TASKS_CHANNEL}'
 GROUP BY s.thread_id, s.checkpoint_ns, s.checkpoint_id`,
 
-    /**
-     * The whole ancestor walk of `getDeltaChannelHistory` in one statement.
-     * `chain` follows parent ids up from the target's parent; `wanted` holds the
-     * channels still looking for a seed when a checkpoint is reached, and the
-     * walk stops once every channel found one. Result rows: each channel's
-     * seed blob, then the writes to wanted channels, oldest first and in
-     * `writesSortKey` order within a checkpoint.
-     * $1 thread, $2 namespace, $3 checkpoint id or NULL for latest, $4 channels.
-     */
-    deltaHistory: `
-WITH RECURSIVE target AS (
-  SELECT parent_checkpoint_id FROM ${t.checkpoints}
-  WHERE thread_id = $1 AND checkpoint_ns = $2 AND ($3::text IS NULL OR checkpoint_id = $3)
-  ORDER BY checkpoint_id DESC LIMIT 1
-), chain AS (
-  SELECT c.checkpoint_id, c.parent_checkpoint_id, c.checkpoint, 1 AS depth, $4::text[] AS wanted
-  FROM target JOIN ${t.checkpoints} c
-    ON c.thread_id = $1 AND c.checkpoint_ns = $2 AND c.checkpoint_id = target.parent_checkpoint_id
-  UNION ALL
-  SELECT c.checkpoint_id, c.parent_checkpoint_id, c.checkpoint, chain.depth + 1, still.wanted
-  FROM chain
-  CROSS JOIN LATERAL (
-    SELECT ARRAY(
-      SELECT ch FROM unnest(chain.wanted) AS ch
-      WHERE NOT EXISTS (
-        SELECT 1 FROM ${t.blobs} b
-        WHERE b.thread_id = $1 AND b.checkpoint_ns = $2 AND b.channel = ch
-          AND b.version = chain.checkpoint -> 'channel_versions' ->> ch AND b.type <> 'empty')
-    ) AS wanted
-  ) still
-  JOIN ${t.checkpoints} c
-    ON c.thread_id = $1 AND c.checkpoint_ns = $2 AND c.checkpoint_id = chain.parent_checkpoint_id
-  WHERE cardinality(still.wanted) > 0
-)
-SELECT * FROM (
-SELECT 'seed' AS kind, chain.depth, ch AS channel, NULL::text AS task_id, NULL::text AS task_path,
-       NULL::int AS idx, b.type, b.blob, b.version, b.hop
-FROM chain CROSS JOIN LATERAL unnest(chain.wanted) AS ch
-CROSS JOIN LATERAL (${valueChain(t, "$1", "$2", "ch", "chain.checkpoint -> 'channel_versions' ->> ch")}) b
-WHERE b.type <> 'empty'
-UNION ALL
-SELECT 'write', chain.depth, w.channel, w.task_id, w.task_path, w.idx, w.type, w.blob, NULL, NULL
-FROM chain JOIN ${t.writes} w
-  ON w.thread_id = $1 AND w.checkpoint_ns = $2 AND w.checkpoint_id = chain.checkpoint_id
- AND w.channel = ANY (chain.wanted)
-) history
-ORDER BY kind, depth DESC, channel, hop, task_path COLLATE "C", task_id COLLATE "C", idx`,
+    /** `getDeltaChannelHistory` from the newest checkpoint: $1 thread, $2 namespace, $3 channels. */
+    deltaHistoryLatest: deltaHistory(t, "WHERE thread_id = $1 AND checkpoint_ns = $2 ORDER BY checkpoint_id DESC LIMIT 1", "$3"),
+
+    /** `getDeltaChannelHistory` from one checkpoint: $1 thread, $2 namespace, $3 checkpoint id, $4 channels. */
+    deltaHistoryById: deltaHistory(t, "WHERE thread_id = $1 AND checkpoint_ns = $2 AND checkpoint_id = $3", "$4"),
   };
 }
 
@@ -397,10 +406,10 @@ export interface TupleRow {
   /** JSON text (selected as text so it reaches the serializer unparsed). */
   metadata: string;
   /**
-   * The values the result's rows hold, each once, on the first row only:
-   * [ordinals of the rows (from 1) that hold it, channel, type, byte length
-   * or null, version, hop] per stored row, in `value_data` order: a value
-   * (hop 0) and, for a delta, the rows of its chain (hop 1, 2, …).
+   * The values this row is the first of the result to hold: [ordinals of
+   * the rows (from 1) that hold it, channel, type, byte length or null,
+   * version, hop] per stored row, in `value_data` order: a value (hop 0)
+   * and, for a delta, the rows of its chain (hop 1, 2, …).
    */
   value_index: Array<[number[], string, string, number | null, string, number]> | null;
   value_data: Uint8Array | null;
@@ -429,7 +438,7 @@ export interface LegacySendsRow {
   send_data: Uint8Array | null;
 }
 
-/** A row of `deltaHistory`: a seed's rows come first (its value, then its delta chain, if any), then the writes. */
+/** A row of `deltaHistoryLatest` / `deltaHistoryById`: a seed's rows come first (its value, then its delta chain, if any), then the writes. */
 export interface DeltaHistoryRow {
   kind: "seed" | "write";
   depth: number;

@@ -132,6 +132,8 @@ describe("on a direct connection", () => {
         "list a namespace before an id": list({ ns: "", before: at }),
         "list a namespace from a cursor": list({ ns: "", cursor: [at, thread, ""] }),
         "list a namespace with a filter": list({ ns: "", filter: JSON.stringify({ step: 1 }) }),
+        "getDeltaChannelHistory latest": { text: sql.deltaHistoryLatest, values: [thread, "", "{counter}"] },
+        "getDeltaChannelHistory by id": { text: sql.deltaHistoryById, values: [thread, "", at, "{counter}"] },
         // Across namespaces no index gives checkpoint_id order: both savers read the thread's rows by index and sort them.
         "list every namespace of a thread": list({}),
       };
@@ -156,6 +158,26 @@ describe("on a direct connection", () => {
     }
   });
 
+  it("a connection whose prepared statements the server dropped is replaced, not handed out again", async () => {
+    const { saver, pool, close } = saverOn(db.url(), { preparedStatements: true, retry: { maxAttempts: 1 } });
+    try {
+      await saver.setup();
+      const thread = threadId();
+      await writeThread(saver, thread, 2);
+      const config = { configurable: { thread_id: thread } };
+      expect(await saver.getTuple(config)).toBeDefined();
+      // Someone else on the same pool (one connection) drops every prepared statement of the session.
+      await pool.query("DEALLOCATE ALL");
+      const failure = await saver.getTuple(config).then(() => undefined, (error: unknown) => error);
+      expect(failure).toMatchObject({ name: "CheckpointerDatabaseError", sqlstate: "26000" });
+      // The next operation gets a fresh connection and prepares its statement there.
+      expect((await saver.getTuple(config))?.checkpoint.channel_values.counter).toBe(1);
+      expect((await saver.getTuple(config))?.checkpoint.channel_values.counter).toBe(1);
+    } finally {
+      await close();
+    }
+  });
+
   it("a list page carries each stored value once, however many of its checkpoints hold it", async () => {
     const { saver, pool, close } = saverOn(db.url());
     try {
@@ -173,11 +195,16 @@ describe("on a direct connection", () => {
       const { text, values } = sql.listPage({ threadId: thread, ns: null, checkpointId: null, filter: null, before: null, cursor: null, limit: 8 });
       const { rows } = await pool.query<TupleRow>(text, values);
       expect(rows).toHaveLength(8);
-      const index = rows[0]!.value_index!;
-      expect(index.filter(([, channel]) => channel === "big")).toHaveLength(1);
-      expect(index.filter(([, channel]) => channel === "counter")).toHaveLength(8);
-      expect(rows.slice(1).every((row) => row.value_index === null && row.value_data === null)).toBe(true);
-      expect(rows[0]!.value_data!.byteLength).toBeLessThan(2 * 20_000);
+      const index = rows.flatMap((row) => row.value_index ?? []);
+      // "big" comes once, with the first row of the page (every row holds it),
+      // naming every row that holds it; each row brings its own "counter".
+      const bigEntries = index.filter(([, channel]) => channel === "big");
+      expect(bigEntries).toHaveLength(1);
+      expect(bigEntries[0]![0]).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
+      expect(rows[0]!.value_index!.filter(([, channel]) => channel === "big")).toHaveLength(1);
+      rows.forEach((row, i) => expect(row.value_index!.filter(([ordinals, channel]) => channel === "counter" && ordinals[0] === i + 1)).toHaveLength(1));
+      const sent = rows.reduce((n, row) => n + (row.value_data?.byteLength ?? 0), 0);
+      expect(sent).toBeLessThan(2 * 20_000);
 
       const tuples = [];
       for await (const t of saver.list({ configurable: { thread_id: thread } })) tuples.push(t);
