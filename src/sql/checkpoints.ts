@@ -157,7 +157,7 @@ WITH page AS (
   SELECT r.first, json_agg(${valueEntry("r.rows", "r.channel")}) AS value_index,
          string_agg(b.blob, ''::bytea) AS value_data
   FROM (SELECT p.thread_id, p.checkpoint_ns, v.key AS channel, v.value AS version,
-               json_agg(p.ordinal ORDER BY p.ordinal) AS rows, min(p.ordinal) AS first
+               json_agg(p.ordinal) AS rows, min(p.ordinal) AS first
         FROM page p CROSS JOIN LATERAL jsonb_each_text(p.checkpoint -> 'channel_versions') v
         GROUP BY p.thread_id, p.checkpoint_ns, v.key, v.value) r
   CROSS JOIN LATERAL (${valueChain(t, "r.thread_id", "r.checkpoint_ns", "r.channel", "r.version")}) b
