@@ -162,7 +162,7 @@ async function rebuildChain(
 
 /**
  * A result's rows → checkpoint tuples, in order. The values the rows
- * share come once, with the first row that holds each (see sql/checkpoints.ts), and are
+ * share come once, with the first row that holds each (see sql/tuples.ts), and are
  * rebuilt and deserialized for each tuple that holds them, so no two tuples
  * share an object. Every blob is deserialized concurrently; no I/O happens here.
  */

@@ -10,7 +10,7 @@ export {
   type DeltaHistoryRow,
   type LegacySendsRow,
   type Statements,
-  type TupleRow,
   type ValueRow,
 } from "./checkpoints.js";
+export type { ListPageQuery, TupleRow } from "./tuples.js";
 export { buildSetupStatements } from "./setup.js";

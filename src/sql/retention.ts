@@ -1,4 +1,4 @@
-import { DELTA_BASE_VERSION } from "./checkpoints.js";
+import { DELTA_BASE_VERSION } from "./value-chain.js";
 import type { Tables } from "./tables.js";
 
 /** LangGraph's TASKS channel: where checkpoints before format v4 kept their pending sends. */

@@ -9,7 +9,7 @@ import { deltaType, parseDeltaType } from "../../../src/codec/delta.js";
 import { databaseOf } from "../../../src/database.js";
 import { PayloadTooLargeError, PostgresSaver, type PostgresSaverOptions, SerializationError } from "../../../src/index.js";
 import { validateThreads } from "../../../src/inspect/validate.js";
-import { DELTA_BASE_VERSION } from "../../../src/sql/checkpoints.js";
+import { DELTA_BASE_VERSION } from "../../../src/sql/value-chain.js";
 import { useTestDatabase } from "../../support/database.js";
 import { chatGraph, plain, sentence, userTurn } from "../../support/graphs.js";
 
