@@ -2,10 +2,12 @@ import type { Checkpoint, SerializerProtocol } from "@langchain/langgraph-checkp
 import { type BlobLoader, blobLoader } from "./codec/decode.js";
 import { DeltaCache } from "./codec/delta-cache.js";
 import { Encoder } from "./codec/encode.js";
+import { SafeJsonPlusSerializer } from "./codec/serializer.js";
 import { InvalidInputError } from "./errors.js";
 import type { Executor } from "./connection/executor.js";
 import type { OperationStats } from "./observe/instrument.js";
 import type { ResolvedOptions } from "./config/options.js";
+import type { ReviveOptions } from "./config/revive.js";
 import type { PgPoolClient } from "./connection/pool.js";
 import { buildInspectStatements } from "./sql/inspect.js";
 import { buildRetentionStatements } from "./sql/retention.js";
@@ -45,6 +47,7 @@ export class Database {
       : undefined;
     this.encoder = new Encoder(serde, {
       strict,
+      escape: serde instanceof SafeJsonPlusSerializer,
       compaction: options.compaction,
       maxPayloadBytes: options.maxPayloadBytes,
     });
@@ -155,8 +158,14 @@ export class Database {
   }
 
   /** Decodes stored blobs: inflates compacted ones (bounded by maxPayloadBytes) and deserializes. */
-  loader(stats: OperationStats): BlobLoader {
-    return blobLoader(this.serde, this.options.maxPayloadBytes, stats);
+  /**
+   * Loads stored values for one operation; `revive` overrides how the
+   * serializer treats LangChain objects that cannot be revived (the
+   * command-line tool's `--unrevivable`, and `validate`, which must see them).
+   */
+  loader(stats: OperationStats, revive?: Pick<ReviveOptions, "unrevivable">): BlobLoader {
+    const serde = revive !== undefined && this.serde instanceof SafeJsonPlusSerializer ? this.serde.with(revive) : this.serde;
+    return blobLoader(serde, this.options.maxPayloadBytes, stats);
   }
 }
 

@@ -41,14 +41,33 @@ export class InvalidOptionsError extends CheckpointerError {
 }
 
 /**
- * A value the serializer would silently change (a BigInt, a function, a cycle,
- * NaN) or could not encode. Refused before anything was written.
+ * A value that cannot be stored or read as it is. On write: a value the
+ * serializer would silently change (a BigInt, a function, a cycle, NaN) or
+ * could not encode; refused before anything was written. On read: a stored
+ * value, pending write or metadata that does not deserialize, or holds a
+ * LangChain object that cannot be revived; `location` then says which one
+ * (the message names it too, never the stored content).
  */
 export class SerializationError extends CheckpointerError {
-  constructor(message: string, options?: { cause?: unknown }) {
+  readonly location: StoredLocation | undefined;
+
+  constructor(message: string, options?: { cause?: unknown; location?: StoredLocation }) {
     super("SERIALIZATION", message, options);
+    this.location = options?.location;
   }
 }
+
+/** Where a stored value sits: a channel value, a pending write, or a checkpoint's metadata. */
+export type StoredLocation = {
+  threadId: string;
+  checkpointNs: string;
+  /** The checkpoint being read (for a value, one of those that hold it). */
+  checkpointId?: string;
+} & (
+  | { part: "value"; channel: string; version: string }
+  | { part: "write"; taskId: string; channel: string; idx: number }
+  | { part: "metadata" }
+);
 
 /** `setup()` could not bring the schema to the latest version. */
 export class MigrationError extends CheckpointerError {

@@ -11,6 +11,9 @@ export { closeOnSignals } from "./connection/shutdown.js";
 export { metricsHandler } from "./observe/http.js";
 export type { MetricsRequest, MetricsResponse } from "./observe/http.js";
 export type { CodecName, CompactionOptions } from "./config/payload.js";
+export { SafeJsonPlusSerializer } from "./codec/serializer.js";
+export { UnrevivableError } from "./codec/reviver.js";
+export type { ReviveOptions } from "./config/revive.js";
 export type { Logger, MetricsOptions, ObservabilityOptions } from "./config/observability.js";
 export type { CloseOnSignalsOptions, ShutdownSignal } from "./connection/shutdown.js";
 export {
@@ -26,7 +29,7 @@ export {
   SerializationError,
   ThreadNotFoundError,
 } from "./errors.js";
-export type { CheckpointerErrorCode } from "./errors.js";
+export type { CheckpointerErrorCode, StoredLocation } from "./errors.js";
 export type { HealthReport } from "./connection/health.js";
 export type { LastError } from "./connection/executor.js";
 export type {

@@ -14,6 +14,10 @@ import { CheckpointMetrics, type MetricSource } from "./observe/metrics.js";
 import { type ObservabilityOptions, resolveObservability } from "./config/observability.js";
 import { requireKey } from "./input.js";
 import { nextChannelVersion } from "./codec/versions.js";
+import { serializerFor } from "./codec/serializer.js";
+import { locateUnreadable } from "./codec/memory-locations.js";
+import { SerializationError } from "./errors.js";
+import type { ReviveOptions } from "./config/revive.js";
 import { type PruneOptions, type PruneResult, type RetentionOptions, resolvePrune, resolveRetention } from "./config/retention.js";
 import { pruneMemory } from "./retention/prune-memory.js";
 import { type RetentionSchedule, startRetention } from "./retention/schedule.js";
@@ -23,6 +27,8 @@ import { exportMemory, importMemory } from "./transfer/memory.js";
 export interface MemoryCheckpointerOptions extends ObservabilityOptions {
   /** Prune on a timer, as `PostgresSaver`'s `retention`. @default false */
   retention?: RetentionOptions | false;
+  /** As `PostgresSaver`'s `revive`. */
+  revive?: ReviveOptions;
 }
 
 /**
@@ -48,7 +54,7 @@ export class MemoryCheckpointer extends MemorySaver {
     serde?: SerializerProtocol,
     options: MemoryCheckpointerOptions = {},
   ) {
-    super(serde);
+    super(serializerFor(serde, options.revive));
     const { metrics: metricsOptions, ...settings } = resolveObservability(options);
     const retention = resolveRetention(options.retention);
     const metrics = metricsOptions === false ? undefined : CheckpointMetrics.for(metricsOptions);
@@ -88,7 +94,7 @@ export class MemoryCheckpointer extends MemorySaver {
 
   override getTuple(config: RunnableConfig): Promise<CheckpointTuple | undefined> {
     return this.instrumentation.run("getTuple", targetOf(config), async (stats) => {
-      const tuple = await super.getTuple(config);
+      const tuple = await this.located(() => super.getTuple(config), config, { single: true });
       stats.rows = tuple === undefined ? 0 : 1;
       return tuple;
     });
@@ -97,7 +103,9 @@ export class MemoryCheckpointer extends MemorySaver {
   override async *list(config: RunnableConfig, options?: CheckpointListOptions): AsyncGenerator<CheckpointTuple> {
     const tuples = await this.instrumentation.run("list", targetOf(config), async (stats) => {
       const all: CheckpointTuple[] = [];
-      for await (const tuple of super.list(config, options)) all.push(tuple);
+      await this.located(async () => {
+        for await (const tuple of super.list(config, options)) all.push(tuple);
+      }, config, options);
       stats.rows = all.length;
       return all;
     });
@@ -118,6 +126,20 @@ export class MemoryCheckpointer extends MemorySaver {
 
   override deleteThread(threadId: string): Promise<void> {
     return this.instrumentation.run("deleteThread", { threadId }, () => super.deleteThread(threadId));
+  }
+
+  /**
+   * Runs a read; a SerializationError from the serializer (which cannot
+   * know where it is) is replaced by one naming the thread, checkpoint and
+   * channel, write or metadata, as `PostgresSaver`'s do.
+   */
+  private async located<T>(read: () => Promise<T>, config: RunnableConfig, scope: Parameters<typeof locateUnreadable>[2]): Promise<T> {
+    try {
+      return await read();
+    } catch (error) {
+      if (!(error instanceof SerializationError) || error.location !== undefined) throw error;
+      throw (await locateUnreadable(this, config, scope)) ?? error;
+    }
   }
 
   /** As `PostgresSaver.prune()`; values live inside checkpoints here, so `blobs` is always 0. */

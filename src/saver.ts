@@ -30,6 +30,8 @@ import { describe } from "./config/checks.js";
 import { type PostgresSaverOptions, type ResolvedOptions, resolveOptions } from "./config/options.js";
 import { ConnectionSource, type PgPool, createPool } from "./connection/pool.js";
 import { filterToStorableJson } from "./codec/metadata.js";
+import { SafeJsonPlusSerializer, serializerFor } from "./codec/serializer.js";
+import { prepareForJson } from "./codec/guard.js";
 import { nextChannelVersion } from "./codec/versions.js";
 import { attachLegacySends } from "./codec/legacy-sends.js";
 import type { DeltaHistoryRow, LegacySendsRow, Statements, TupleRow } from "./sql/index.js";
@@ -68,10 +70,13 @@ export class PostgresSaver extends BaseCheckpointSaver {
   /**
    * @param pool a `pg.Pool` (or anything with the same `query`/`connect`). The
    *   saver never closes a pool it did not create.
-   * @param serde serializer for channel values and writes; LangGraph's `JsonPlusSerializer` by default.
+   * @param serde serializer for channel values, writes and metadata: by
+   *   default (and in place of a plain `JsonPlusSerializer`, the same format)
+   *   `SafeJsonPlusSerializer`, which keeps plain data that looks like a
+   *   serialized LangChain object plain.
    */
   constructor(pool: PgPool, serde?: SerializerProtocol, options?: PostgresSaverOptions) {
-    super(serde);
+    super(serializerFor(serde, options?.revive));
     if (typeof pool?.query !== "function" || typeof pool?.connect !== "function") {
       throw new InvalidInputError(`PostgresSaver needs a pg.Pool, got ${describe(pool)}`);
     }
@@ -187,7 +192,7 @@ export class PostgresSaver extends BaseCheckpointSaver {
       await this.withLegacySends("getTuple", rows, stats);
       const deltas = this.database.deltas;
       const known = deltas === undefined ? undefined : new Map<string, KnownValue>();
-      const [tuple] = await decodeTuples(this.serde, this.loader(stats), rows, known);
+      const [tuple] = await decodeTuples(this.loader(stats), rows, known);
       // What LangGraph reads before it continues a thread: the base of the next put's deltas.
       if (known !== undefined) deltas!.remember(threadId, ns, rows[0].checkpoint_id, rows[0].checkpoint.channel_versions as Record<string, unknown>, known);
       return tuple;
@@ -210,7 +215,11 @@ export class PostgresSaver extends BaseCheckpointSaver {
         // Checked inside the first page's operation, so bad input shows in the metrics like any failure.
         if (query === undefined) {
           query = listQuery(config, options);
-          filterJson = query.filter === null ? null : filterToStorableJson(query.filter);
+          // The filter is compared with metadata as stored, so it is escaped as metadata is.
+          const filter = query.filter !== null && this.serde instanceof SafeJsonPlusSerializer
+            ? prepareForJson(query.filter, "filter", { strict: false, escape: true }) as Record<string, unknown>
+            : query.filter;
+          filterJson = filter === null ? null : filterToStorableJson(filter);
           remaining = query.limit;
         }
         const size = Math.min(this.options.listPageSize, remaining);
@@ -221,7 +230,7 @@ export class PostgresSaver extends BaseCheckpointSaver {
         stats.rows = page.length;
         await this.withLegacySends("list", page, stats);
         const load = this.loader(stats);
-        return [page, await decodeTuples(this.serde, load, page), size] as const;
+        return [page, await decodeTuples(load, page), size] as const;
       });
       for (const tuple of tuples) yield tuple;
       remaining -= rows.length;

@@ -8,13 +8,14 @@ import {
   type SerializerProtocol,
 } from "@langchain/langgraph-checkpoint";
 import { MAX_DELTA_CHAIN } from "../config/payload.js";
-import { PayloadTooLargeError, SerializationError } from "../errors.js";
+import { CheckpointerError, PayloadTooLargeError, SerializationError, type StoredLocation } from "../errors.js";
 import { expand } from "./compaction.js";
 import type { KnownValue } from "./delta-cache.js";
 import { type DeltaRef, MIN_BASE_BYTES, crc32, parseDeltaType, rebuild } from "./delta.js";
 import { fromStoredJson } from "./metadata.js";
 import { migratePendingSends } from "./legacy-sends.js";
 import { unpackBlobs } from "./packing.js";
+import { UnrevivableError } from "./reviver.js";
 import type { OperationStats } from "../observe/instrument.js";
 import type { DeltaHistoryRow, TupleRow } from "../sql/index.js";
 
@@ -25,12 +26,7 @@ export interface StoredRow {
 }
 
 /** Where a channel value sits, for errors that must say which one cannot be read (never its content). */
-export interface ValueLocation {
-  threadId: string;
-  ns: string;
-  channel: string;
-  version: string;
-}
+export type ValueLocation = Extract<StoredLocation, { part: "value" }>;
 
 /** A value read back, with its serialized bytes as the base of a later delta. */
 export interface LoadedValue {
@@ -40,13 +36,15 @@ export interface LoadedValue {
 
 /** Turns stored rows back into values; one per operation (see `blobLoader`). */
 export interface BlobLoader {
-  /** A stored blob (type tag and bytes) → its value. */
-  (type: string, blob: Uint8Array | null | undefined): Promise<unknown>;
+  /** A stored blob (type tag and bytes) → its value; `where` names it in errors. */
+  (type: string, blob: Uint8Array | null | undefined, where?: StoredLocation): Promise<unknown>;
   /**
    * A channel value stored whole or as a delta: `rowOf(version)` gives the
    * other rows of its channel the statement fetched, where its chain is.
    */
   channelValue(row: StoredRow, rowOf: (version: string) => StoredRow | undefined, where: ValueLocation): Promise<LoadedValue>;
+  /** A checkpoint's metadata, as the JSON text stored. */
+  metadata(json: string, where: StoredLocation): Promise<unknown>;
 }
 
 /**
@@ -58,13 +56,11 @@ export function blobLoader(serde: SerializerProtocol, maxPayloadBytes: number, s
   // first failure: a hostile row that many checkpoints of a page reference
   // must cost one maxPayloadBytes of memory, not one per reference.
   let previous: Promise<unknown> = Promise.resolve();
-  const deserialize = async (type: string, bytes: Uint8Array): Promise<unknown> => {
+  const deserialize = async (type: string, bytes: Uint8Array | string, where: StoredLocation | undefined): Promise<unknown> => {
     try {
-      return await serde.loadsTyped(type, asStoredBytes(type, bytes));
+      return await serde.loadsTyped(type, typeof bytes === "string" ? bytes : asStoredBytes(type, bytes));
     } catch (error) {
-      // The serializer's message may quote the stored bytes (JSON.parse does); only its class is kept.
-      const kind = error instanceof Error ? error.name : typeof error;
-      throw new SerializationError(`a stored ${type} blob could not be deserialized (${kind})`);
+      throw unreadable(error, type, where);
     }
   };
   const inflate = async (storedType: string, blob: Uint8Array): Promise<[string, Uint8Array]> => {
@@ -75,32 +71,58 @@ export function blobLoader(serde: SerializerProtocol, maxPayloadBytes: number, s
     stats.rawBytes += bytes.byteLength;
     return [type, bytes];
   };
-  const load = (async (storedType, blob) => {
+  const load = (async (storedType, blob, where) => {
     // A NULL blob (the official schema allows it) is what the serializer makes of no bytes.
-    if (blob === null || blob === undefined) return deserialize(storedType, new Uint8Array());
+    if (blob === null || blob === undefined) return deserialize(storedType, new Uint8Array(), where);
     const [type, bytes] = await inflate(storedType, blob);
-    return deserialize(type, bytes);
+    return deserialize(type, bytes, where);
   }) as BlobLoader;
   load.channelValue = async (row, rowOf, where) => {
-    if (row.blob === null || row.blob === undefined) return { value: await load(row.type, row.blob), known: undefined };
+    if (row.blob === null || row.blob === undefined) return { value: await load(row.type, row.blob, where), known: undefined };
     const [type, bytes] = await inflate(row.type, row.blob);
     const delta = parseDeltaType(type);
     if (delta === undefined) {
-      return { value: await deserialize(type, bytes), known: { version: where.version, type, bytes, depth: 0, chainBytes: 0 } };
+      return { value: await deserialize(type, bytes, where), known: { version: where.version, type, bytes, depth: 0, chainBytes: 0 } };
     }
     const rebuilt = await rebuildChain(delta, bytes, rowOf, inflate, maxPayloadBytes, where);
     stats.rawBytes += rebuilt.bytes.byteLength - rebuilt.fetchedBytes;
-    return { value: await deserialize(delta.type, rebuilt.bytes), known: { version: where.version, type: delta.type, ...rebuilt } };
+    return { value: await deserialize(delta.type, rebuilt.bytes, where), known: { version: where.version, type: delta.type, ...rebuilt } };
   };
+  load.metadata = (json, where) => deserialize("json", fromStoredJson(json), where);
   return load;
+}
+
+/**
+ * The error for a stored value the serializer refused: names the value
+ * (when `where` is known) and why, never its content (a serializer's own
+ * message may quote the stored bytes, as JSON.parse's does: only its class is kept).
+ */
+function unreadable(error: unknown, type: string, where: StoredLocation | undefined): CheckpointerError {
+  if (error instanceof CheckpointerError && !(error instanceof SerializationError)) return error;
+  if (error instanceof UnrevivableError) {
+    return where === undefined ? error : new UnrevivableError(`cannot read ${describeLocation(where)}: ${error.message}`, { location: where });
+  }
+  const why = `a stored ${type} blob could not be deserialized (${error instanceof Error ? error.name : typeof error})`;
+  return where === undefined ? new SerializationError(why) : new SerializationError(`cannot read ${describeLocation(where)}: ${why}`, { location: where });
 }
 
 /** The error for a delta value that cannot be rebuilt: names the value, never its content. */
 export function unreadableDelta(where: ValueLocation, why: string): SerializationError {
-  return new SerializationError(
-    `cannot read channel "${where.channel}" version ${where.version} of thread "${where.threadId}"` +
-      `${where.ns === "" ? "" : ` (namespace "${where.ns}")`}: it is stored as a delta and ${why}`,
-  );
+  return new SerializationError(`cannot read ${describeLocation(where)}: it is stored as a delta and ${why}`, { location: where });
+}
+
+/** `channel "messages" version 3 of thread "t" (namespace "sub", checkpoint 1ef…)`, with ids quoted as JSON. */
+export function describeLocation(where: StoredLocation): string {
+  const what = where.part === "value"
+    ? `channel ${JSON.stringify(where.channel)} version ${where.version}`
+    : where.part === "write"
+      ? `the pending write of task ${JSON.stringify(where.taskId)} to channel ${JSON.stringify(where.channel)} (idx ${where.idx})`
+      : "the metadata";
+  const context = [
+    where.checkpointNs === "" ? undefined : `namespace ${JSON.stringify(where.checkpointNs)}`,
+    where.checkpointId === undefined ? undefined : `checkpoint ${JSON.stringify(where.checkpointId)}`,
+  ].filter(Boolean);
+  return `${what} of thread ${JSON.stringify(where.threadId)}${context.length === 0 ? "" : ` (${context.join(", ")})`}`;
 }
 
 /**
@@ -167,27 +189,26 @@ async function rebuildChain(
  * share an object. Every blob is deserialized concurrently; no I/O happens here.
  */
 export function decodeTuples(
-  serde: SerializerProtocol,
   load: BlobLoader,
   rows: readonly TupleRow[],
   /** Filled with the first row's serialized channel values, as bases for later deltas. */
   known?: Map<string, KnownValue>,
 ): Promise<CheckpointTuple[]> {
   const values = valuePool(rows);
-  return Promise.all(rows.map((row, i) => decodeTuple(serde, load, row, values.get(i + 1) ?? new Map(), i === 0 ? known : undefined)));
+  return Promise.all(rows.map((row, i) => decodeTuple(load, row, values.get(i + 1) ?? new Map(), i === 0 ? known : undefined)));
 }
 
 async function decodeTuple(
-  serde: SerializerProtocol,
   load: BlobLoader,
   row: TupleRow,
   channels: Map<string, ChannelRows>,
   known: Map<string, KnownValue> | undefined,
 ): Promise<CheckpointTuple> {
+  const at = { threadId: row.thread_id, checkpointNs: row.checkpoint_ns, checkpointId: row.checkpoint_id };
   const [channelValues, pendingWrites, metadata, pendingSends] = await Promise.all([
     decodeChannelValues(load, row, channels, known),
     decodePendingWrites(load, row),
-    serde.loadsTyped("json", fromStoredJson(row.metadata)) as Promise<CheckpointMetadata>,
+    load.metadata(row.metadata, { ...at, part: "metadata" }) as Promise<CheckpointMetadata>,
     row.send_index ? decodeAll(load, row.send_index.map(([type]) => type), unpackBlobs(row.send_index.map(([, length]) => length), row.send_data ?? null)) : undefined,
   ]);
   const stored = row.checkpoint as unknown as Checkpoint;
@@ -252,7 +273,7 @@ async function decodeChannelValues(
   groups: Map<string, ChannelRows>,
   known: Map<string, KnownValue> | undefined,
 ): Promise<Record<string, unknown>> {
-  const loaded = await loadChannels(load, groups, row.thread_id, row.checkpoint_ns);
+  const loaded = await loadChannels(load, groups, { threadId: row.thread_id, checkpointNs: row.checkpoint_ns, checkpointId: row.checkpoint_id });
   for (const [channel, { known: value }] of loaded) {
     if (known !== undefined && value !== undefined && value.bytes.byteLength >= MIN_BASE_BYTES) {
       // Its own copy: the bytes may be a view of the whole result's buffer.
@@ -277,8 +298,10 @@ export async function decodeDeltaHistory(
   const seeds = rows.filter((row) => row.kind === "seed");
   const writes = rows.filter((row) => row.kind !== "seed");
   const [seedValues, writeValues] = await Promise.all([
-    loadChannels(load, groupRows(seeds.map((row) => [row.channel, row.version!, row.hop!, row])), threadId, ns),
-    decodeAll(load, writes.map((r) => r.type), writes.map((r) => r.blob)),
+    loadChannels(load, groupRows(seeds.map((row) => [row.channel, row.version!, row.hop!, row])), { threadId, checkpointNs: ns }),
+    Promise.all(writes.map((r) => load(r.type, r.blob, {
+      threadId, checkpointNs: ns, part: "write", taskId: r.task_id ?? "", channel: r.channel, idx: r.idx ?? 0,
+    }))),
   ]);
   for (const [channel, { value }] of seedValues) result[channel]!.seed = value;
   writes.forEach((row, i) => {
@@ -306,10 +329,10 @@ function groupRows(rows: Iterable<[key: string, version: string, hop: number, ro
 }
 
 /** Each channel's value, rebuilt from its rows. */
-function loadChannels(load: BlobLoader, groups: Map<string, ChannelRows>, threadId: string, ns: string) {
+function loadChannels(load: BlobLoader, groups: Map<string, ChannelRows>, at: { threadId: string; checkpointNs: string; checkpointId?: string }) {
   return Promise.all(
     [...groups].map(async ([channel, { value, version, chain }]) => {
-      const where = { threadId, ns, channel, version: version! };
+      const where: ValueLocation = { ...at, part: "value", channel, version: version! };
       return [channel, await load.channelValue(value!, (v) => chain.get(v), where)] as const;
     }),
   );
@@ -318,7 +341,8 @@ function loadChannels(load: BlobLoader, groups: Map<string, ChannelRows>, thread
 async function decodePendingWrites(load: BlobLoader, row: TupleRow): Promise<CheckpointPendingWrite[]> {
   const index = row.write_index ?? [];
   const blobs = unpackBlobs(index.map(([, , , length]) => length), row.write_data);
-  const values = await decodeAll(load, index.map(([, , type]) => type), blobs);
+  const at = { threadId: row.thread_id, checkpointNs: row.checkpoint_ns, checkpointId: row.checkpoint_id, part: "write" } as const;
+  const values = await Promise.all(index.map(([taskId, channel, type, , idx], i) => load(type, blobs[i], { ...at, taskId, channel, idx })));
   return index.map(([taskId, channel], i) => [taskId, channel, values[i]]);
 }
 

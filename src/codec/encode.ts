@@ -10,7 +10,8 @@ import { compact } from "./compaction.js";
 import type { KnownValue } from "./delta-cache.js";
 import { crc32, deltaPrefix, deltaType } from "./delta.js";
 import { CheckpointerError, InvalidInputError, PayloadTooLargeError, SerializationError } from "../errors.js";
-import { assertFaithfullySerializable } from "./guard.js";
+import { prepareForJson } from "./guard.js";
+import type { SafeJsonPlusSerializer } from "./serializer.js";
 import { requireKey, requirePlainObject } from "../input.js";
 import { hasEscapedNul, toStorableJson } from "./metadata.js";
 import type { OperationStats } from "../observe/instrument.js";
@@ -28,6 +29,8 @@ export class Encoder {
     private readonly settings: {
       /** Refuse values JSON would silently change (only meaningful for JSON-based serializers). */
       strict: boolean;
+      /** The serializer is `SafeJsonPlusSerializer`: the strict walk escapes look-alike data too, in the same pass. */
+      escape: boolean;
       compaction: CompactionSettings | false;
       maxPayloadBytes: number;
     },
@@ -185,9 +188,10 @@ export class Encoder {
   }
 
   private async dump(value: unknown, what: string): Promise<[string, Uint8Array]> {
-    if (this.settings.strict) assertFaithfullySerializable(value, what);
+    const { strict, escape } = this.settings;
+    const prepared = strict || escape ? prepareForJson(value, what, { strict, escape }) : value;
     try {
-      return await this.serde.dumpsTyped(value);
+      return await (escape ? (this.serde as SafeJsonPlusSerializer).dumpsPrepared(prepared) : this.serde.dumpsTyped(prepared));
     } catch (error) {
       if (error instanceof CheckpointerError) throw error;
       throw new SerializationError(`Cannot serialize ${what}: ${(error as Error)?.message ?? error}`, { cause: error });

@@ -31,6 +31,9 @@ const autoOrBoolean: Parse = (raw, name) => {
     throw new InvalidOptionsError(`${name} must be auto, true or false, got "${raw}"`);
   }
 };
+/** Comma-separated; "none" for an empty list. */
+const list: Parse = (raw) =>
+  raw.trim().toLowerCase() === "none" ? [] : raw.split(",").map((item) => item.trim()).filter((item) => item !== "");
 const fallback: Parse = (raw, name) => {
   if (raw === "memory" || raw === "throw") return raw;
   throw new InvalidOptionsError(`${name} must be "memory" or "throw", got "${raw}"`);
@@ -76,6 +79,8 @@ export const ENVIRONMENT: ReadonlyArray<readonly [string, string, Parse]> = [
   ["LANGGRAPH_CHECKPOINT_RETENTION_KEEP_LAST", "retention.keepLast", integer],
   ["LANGGRAPH_CHECKPOINT_RETENTION_OLDER_THAN", "retention.olderThan", text],
   ["LANGGRAPH_CHECKPOINT_RETENTION_EVERY", "retention.every", text],
+  ["LANGGRAPH_CHECKPOINT_REVIVE_ALLOW", "revive.allow", list],
+  ["LANGGRAPH_CHECKPOINT_UNREVIVABLE", "revive.unrevivable", text],
 ];
 
 /** Options found in `env`; a malformed value is refused, naming the variable. */

@@ -14,6 +14,7 @@ import {
   type ResolvedObservability,
   resolveObservability,
 } from "./observability.js";
+import { REVIVE_DEFAULTS, type ResolvedRevive, type ReviveOptions, resolveRevive } from "./revive.js";
 
 /** Settings for a pool the saver creates itself (`fromConnString`, `createCheckpointer`). */
 export interface PoolOptions {
@@ -186,6 +187,14 @@ export interface PostgresSaverOptions extends ObservabilityOptions {
    * @default false
    */
   retention?: RetentionOptions | false;
+  /**
+   * Which stored LangChain objects are revived, and what an unrevivable one
+   * does: see `ReviveOptions`. Applies to the default serializer (and a plain
+   * `JsonPlusSerializer` passed as `serde`, which it replaces); another
+   * serializer decides for itself.
+   * @default { allow: ["langchain_core"], unrevivable: "throw" }
+   */
+  revive?: ReviveOptions;
 }
 
 /**
@@ -227,6 +236,7 @@ export const DEFAULTS = {
   compaction: COMPACTION_DEFAULTS,
   maxPayloadBytes: DEFAULT_MAX_PAYLOAD_BYTES,
   retention: RETENTION_DEFAULTS,
+  revive: REVIVE_DEFAULTS,
 } as const;
 
 export interface ResolvedOptions extends ResolvedObservability {
@@ -244,6 +254,7 @@ export interface ResolvedOptions extends ResolvedObservability {
   compaction: CompactionSettings | false;
   maxPayloadBytes: number;
   retention: ResolvedRetention | false;
+  revive: ResolvedRevive;
 }
 
 export function resolveOptions(options: PostgresSaverOptions | undefined): ResolvedOptions {
@@ -270,6 +281,7 @@ export function resolveOptions(options: PostgresSaverOptions | undefined): Resol
     ...resolveObservability(o),
     ...resolvePayloadOptions(o.compaction, o.maxPayloadBytes),
     retention: resolveRetention(o.retention),
+    revive: resolveRevive(o.revive),
   };
   positiveInteger("listPageSize", resolved.listPageSize);
   if (!["auto", true, false].includes(resolved.preparedStatements)) {

@@ -40,7 +40,11 @@ export interface PendingWriteSummary {
 }
 
 /** The newest `limit` checkpoints of `threadId`, every namespace. Throws `ThreadNotFoundError` for an unknown thread. */
-export async function threadHistory(database: Database, threadId: string, options: { limit: number }): Promise<ThreadHistory> {
+export async function threadHistory(
+  database: Database,
+  threadId: string,
+  options: { limit: number; unrevivable?: "throw" | "plain" | undefined },
+): Promise<ThreadHistory> {
   const sql = database.sql.inspect;
   // One snapshot, so the count and the rows agree while graphs keep writing.
   const [size, rows] = await database.transaction("show", async (query) => [
@@ -53,7 +57,7 @@ export async function threadHistory(database: Database, threadId: string, option
     const pending: PendingWriteSummary[] = [];
     for (const [task_id, channel, idx, type, data] of row.writes ?? []) {
       const write: PendingWriteSummary = { task_id, channel, idx };
-      if (data !== null) Object.assign(write, await shownValue(database, channel, type ?? "json", data));
+      if (data !== null) Object.assign(write, await shownValue(database, channel, type ?? "json", data, options.unrevivable));
       pending.push(write);
     }
     entries.push({
@@ -76,11 +80,13 @@ async function shownValue(
   channel: string,
   type: string,
   base64: string,
+  unrevivable: "throw" | "plain" | undefined,
 ): Promise<Pick<PendingWriteSummary, "value" | "value_error">> {
   let value: unknown;
   try {
     // A loader per value: one that failed refuses everything after (see blobLoader).
-    value = await database.loader(new OperationStats())(type, Buffer.from(base64, "base64"));
+    const load = database.loader(new OperationStats(), unrevivable === undefined ? undefined : { unrevivable });
+    value = await load(type, Buffer.from(base64, "base64"));
   } catch (error) {
     return { value_error: error instanceof Error ? error.message : String(error) };
   }

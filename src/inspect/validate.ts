@@ -1,8 +1,10 @@
+import type { BlobLoader } from "../codec/decode.js";
 import { isDeltaType as isDelta } from "../codec/delta.js";
+import { UnrevivableError } from "../codec/reviver.js";
 import { ThreadNotFoundError } from "../errors.js";
 import { OperationStats } from "../observe/instrument.js";
 import type { ValueRow } from "../sql/index.js";
-import type { BlobRow, MissingBlobRow, MissingParentRow, WriteRow } from "../sql/inspect.js";
+import type { BlobRow, MetadataRow, MissingBlobRow, MissingParentRow, WriteRow } from "../sql/inspect.js";
 import type { Database } from "../database.js";
 import { allThreadIds, countThreads, missingThreads } from "./threads.js";
 
@@ -12,12 +14,23 @@ import { allThreadIds, countThreads, missingThreads } from "./threads.js";
  *   `checkpoint_blobs` (a read silently drops a channel whose row is gone);
  * - every parent id names a checkpoint of the same thread and namespace
  *   (history and delta channels walk parents);
- * - every stored value and pending write decodes: compressed ones inflate
- *   (never beyond `maxPayloadBytes`) and every one deserializes.
+ * - every stored value, pending write and metadata decodes: compressed ones
+ *   inflate (never beyond `maxPayloadBytes`) and every one deserializes,
+ *   including the LangChain objects it holds (one that cannot be revived is
+ *   reported as such, whatever the `revive.unrevivable` setting: reads fail
+ *   on it unless that is "plain").
  * Each thread is read in one snapshot, so a graph writing meanwhile never
  * shows as damage.
  */
-export type ProblemKind = "missing_blob" | "missing_parent" | "undecodable_blob" | "undecodable_write";
+export type ProblemKind =
+  | "missing_blob"
+  | "missing_parent"
+  | "undecodable_blob"
+  | "undecodable_write"
+  | "undecodable_metadata"
+  | "unrevivable_blob"
+  | "unrevivable_write"
+  | "unrevivable_metadata";
 
 export interface Problem {
   kind: ProblemKind;
@@ -127,12 +140,12 @@ async function validateThread(database: Database, threadId: string, limit: { row
         const [users] = await query<{ first_id: string | null; n: number }>(sql.blobUsers, [threadId, row.checkpoint_ns, row.channel, row.version]);
         const named = users?.first_id ? `first named by checkpoint ${users.first_id}` : "named by no checkpoint";
         problem({
-          kind: "undecodable_blob",
+          kind: failure.unrevivable ? "unrevivable_blob" : "undecodable_blob",
           checkpoint_ns: row.checkpoint_ns,
           checkpoint_id: users?.first_id ?? null,
           channel: row.channel,
           version: row.version,
-          message: `the stored value of channel ${JSON.stringify(row.channel)} version ${row.version} (type ${row.type}, ${named}) does not decode: ${failure}`,
+          message: `the stored value of channel ${JSON.stringify(row.channel)} version ${row.version} (type ${row.type}, ${named}) does not decode: ${failure.message}`,
         });
       }
       const last = page.at(-1);
@@ -149,18 +162,38 @@ async function validateThread(database: Database, threadId: string, limit: { row
         const failure = await decodeFailure(database, type, row.blob);
         if (failure === undefined) continue;
         problem({
-          kind: "undecodable_write",
+          kind: failure.unrevivable ? "unrevivable_write" : "undecodable_write",
           checkpoint_ns: row.checkpoint_ns,
           checkpoint_id: row.checkpoint_id,
           channel: row.channel,
           task_id: row.task_id,
           idx: row.idx,
-          message: `the pending write of task ${row.task_id} to channel ${JSON.stringify(row.channel)} (idx ${row.idx}, type ${type}) does not decode: ${failure}`,
+          message: `the pending write of task ${row.task_id} to channel ${JSON.stringify(row.channel)} (idx ${row.idx}, type ${type}) does not decode: ${failure.message}`,
         });
       }
       const last = page.at(-1);
       if (last === undefined || isLastPage(page, limit.rows)) break;
       writeKey = [last.checkpoint_ns, last.checkpoint_id, last.task_id, last.idx];
+    }
+
+    let metadataKey: [string, string] | [null, null] = [null, null];
+    for (;;) {
+      const page: MetadataRow[] = await query<MetadataRow>(sql.metadataPage, [threadId, ...metadataKey, limit.rows, limit.bytes]);
+      for (const row of page) {
+        const failure = await failureOf(checking(database).metadata(row.metadata, {
+          threadId, checkpointNs: row.checkpoint_ns, checkpointId: row.checkpoint_id, part: "metadata",
+        }));
+        if (failure === undefined) continue;
+        problem({
+          kind: failure.unrevivable ? "unrevivable_metadata" : "undecodable_metadata",
+          checkpoint_ns: row.checkpoint_ns,
+          checkpoint_id: row.checkpoint_id,
+          message: `the metadata does not decode: ${failure.message}`,
+        });
+      }
+      const last = page.at(-1);
+      if (last === undefined || isLastPage(page, limit.rows)) break;
+      metadataKey = [last.checkpoint_ns, last.checkpoint_id];
     }
     return report;
   }, { readOnly: true });
@@ -170,6 +203,12 @@ async function validateThread(database: Database, threadId: string, limit: { row
 function isLastPage(page: ReadonlyArray<{ fetched: number }>, rows: number): boolean {
   const fetched = page[0]!.fetched;
   return fetched < rows && page.length === fetched;
+}
+
+/** Why something stored does not decode; `unrevivable` when it deserializes but holds a LangChain object that cannot be revived. */
+interface Failure {
+  message: string;
+  unrevivable: boolean;
 }
 
 /**
@@ -182,26 +221,30 @@ async function valueFailure(
   query: <Row>(text: string, values?: unknown[]) => Promise<Row[]>,
   threadId: string,
   row: BlobRow,
-): Promise<string | undefined> {
+): Promise<Failure | undefined> {
   if (!isDelta(row.type)) return decodeFailure(database, row.type, row.blob);
-  const where = { threadId, ns: row.checkpoint_ns, channel: row.channel, version: row.version };
+  const where = { threadId, checkpointNs: row.checkpoint_ns, part: "value" as const, channel: row.channel, version: row.version };
   const chain = await query<ValueRow>(database.sql.checkpoints.valueRows, [threadId, row.checkpoint_ns, row.channel, row.version]);
   const rows = new Map(chain.map((r) => [r.version, r]));
-  try {
-    await database.loader(new OperationStats()).channelValue(row, (version) => rows.get(version), where);
-    return undefined;
-  } catch (error) {
-    return error instanceof Error ? error.message : String(error);
-  }
+  return failureOf(checking(database).channelValue(row, (version) => rows.get(version), where));
 }
 
 /** Why a stored value does not decode, or undefined when it does. */
-async function decodeFailure(database: Database, type: string, blob: Uint8Array | null): Promise<string | undefined> {
+function decodeFailure(database: Database, type: string, blob: Uint8Array | null): Promise<Failure | undefined> {
+  // A loader per value: a loader refuses everything after its first failure.
+  return failureOf(checking(database)(type, blob));
+}
+
+async function failureOf(decoding: Promise<unknown>): Promise<Failure | undefined> {
   try {
-    // A loader per value: a loader refuses everything after its first failure.
-    await database.loader(new OperationStats())(type, blob);
+    await decoding;
     return undefined;
   } catch (error) {
-    return error instanceof Error ? error.message : String(error);
+    return { message: error instanceof Error ? error.message : String(error), unrevivable: error instanceof UnrevivableError };
   }
+}
+
+/** A loader that fails on what cannot be revived, even when reads are set to return it as plain data. */
+function checking(database: Database): BlobLoader {
+  return database.loader(new OperationStats(), { unrevivable: "throw" });
 }

@@ -219,6 +219,8 @@ export interface DeltaHistoryRow {
   depth: number;
   channel: string;
   task_id: string | null;
+  /** A write's idx; NULL for seeds. */
+  idx: number | null;
   type: string;
   blob: Uint8Array | null;
   /** A seed row's channel version; NULL for writes. */

@@ -180,6 +180,18 @@ ORDER BY c.checkpoint_ns, c.checkpoint_id`,
       "$7",
     ),
 
+    /** Metadata of thread $1's checkpoints after the key ($2, $3) (NULLs: from the start), at most $4 and $5 bytes (as blobPage). */
+    metadataPage: valuePage(
+      `SELECT checkpoint_ns, checkpoint_id, metadata::text AS metadata, octet_length(metadata::text) AS len
+       FROM ${t.checkpoints}
+       WHERE thread_id = $1 AND ($2::text IS NULL OR (checkpoint_ns, checkpoint_id) > ($2, $3::text))
+       ORDER BY checkpoint_ns, checkpoint_id
+       LIMIT $4`,
+      "checkpoint_ns, checkpoint_id, metadata",
+      "checkpoint_ns, checkpoint_id",
+      "$5",
+    ),
+
     /** The checkpoints of ($1, $2) naming version $4 of channel $3: the first (which wrote it) and how many. */
     blobUsers: `
 SELECT min(checkpoint_id) AS first_id, count(*)::int AS n
@@ -322,6 +334,15 @@ export interface BlobRow {
   version: string;
   type: string;
   blob: Uint8Array | null;
+}
+
+export interface MetadataRow {
+  /** Rows the page's count limit let through (see `valuePage`). */
+  fetched: number;
+  checkpoint_ns: string;
+  checkpoint_id: string;
+  /** As stored (JSON text). */
+  metadata: string;
 }
 
 export interface WriteRow {

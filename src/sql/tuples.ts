@@ -40,7 +40,7 @@ function valueEntry(rows: string, channel: string): string {
 function writesOf(t: Tables): string {
   return `
 LEFT JOIN LATERAL (
-  SELECT json_agg(json_build_array(w.task_id, w.channel, w.type, octet_length(w.blob)) ORDER BY ${WRITES_ORDER}) AS write_index,
+  SELECT json_agg(json_build_array(w.task_id, w.channel, w.type, octet_length(w.blob), w.idx) ORDER BY ${WRITES_ORDER}) AS write_index,
          string_agg(w.blob, ''::bytea ORDER BY ${WRITES_ORDER}) AS write_data
   FROM ${t.writes} w
   WHERE w.thread_id = cp.thread_id AND w.checkpoint_ns = cp.checkpoint_ns AND w.checkpoint_id = cp.checkpoint_id
@@ -177,7 +177,8 @@ export interface TupleRow {
   value_index: Array<[number[], string, string, number | null, string, number]> | null;
   value_data: Uint8Array | null;
   /** [task id, channel, type, byte length] per pending write, in `writesSortKey` order. */
-  write_index: Array<[string, string, string, number | null]> | null;
+  /** [task id, channel, type, byte length, idx] per pending write, in LangGraph's order. */
+  write_index: Array<[string, string, string, number | null, number]> | null;
   write_data: Uint8Array | null;
   /** [type, byte length] per pending send of a pre-v4 checkpoint; set from `legacySends`. */
   send_index?: Array<[string, number | null]> | null;

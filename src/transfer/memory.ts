@@ -111,7 +111,9 @@ export async function importMemory(saver: MemorySaver, value: unknown): Promise<
       if (blob !== undefined && blob.type !== EMPTY) channelValues[channel] = await load(blob.type, blob.data);
     }
     const [, stored] = await serde.dumpsTyped({ ...cp.checkpoint, channel_values: channelValues });
-    const [, metadata] = await serde.dumpsTyped(cp.metadata);
+    // Exported as stored (the JSON the serializer wrote, escapes included), so stored as it is: serializing
+    // it again would escape the escapes.
+    const metadata = new TextEncoder().encode(JSON.stringify(cp.metadata));
     return { cp, named, entry: [stored, metadata, cp.parent_checkpoint_id ?? undefined] as [Uint8Array, Uint8Array, string | undefined] };
   }));
   const writes = await Promise.all(doc.writes.map(async (w, i) => {

@@ -116,7 +116,7 @@ function wholeValues(
   const whole = async (row: ExportBlobRow): Promise<[string, Uint8Array]> => {
     if (path.includes(row)) {
       throw unreadableDelta(
-        { threadId, ns: row.checkpoint_ns, channel: row.channel, version: row.version },
+        { threadId, checkpointNs: row.checkpoint_ns, part: "value", channel: row.channel, version: row.version },
         "its chain of bases loops back to it",
       );
     }
@@ -132,7 +132,7 @@ function wholeValues(
     const [type, bytes] = await expanded(row.type, row.blob!);
     const delta = parseDeltaType(type);
     if (delta === undefined) return [type, bytes];
-    const where = { threadId, ns: row.checkpoint_ns, channel: row.channel, version: row.version };
+    const where = { threadId, checkpointNs: row.checkpoint_ns, part: "value" as const, channel: row.channel, version: row.version };
     const baseRow = byKey.get(blobKey(row.checkpoint_ns, row.channel, delta.baseVersion));
     if (baseRow === undefined || baseRow.blob === null) throw unreadableDelta(where, `its base version ${delta.baseVersion} is missing`);
     const [baseType, base] = await whole(baseRow);

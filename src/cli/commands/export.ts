@@ -16,6 +16,10 @@ file (or -) is given, and then nothing else is printed there; a file is written 
 at all.
 Load it with import, here or into another database or schema.
 
+Values are copied as stored, never deserialized: a thread holding values that cannot be read
+(LangChain objects that cannot be revived, see the README's security model) exports as it is,
+to be inspected or repaired elsewhere.
+
 An unknown thread is an error (exit code 2) and writes nothing.`,
   options: {},
   positionals: { min: 1, max: 2 },

@@ -737,7 +737,7 @@ describe("stored bytes are exact", () => {
     const database = databaseOf(saver);
     const rows = await database.query<ValueRow>("getTuple", database.sql.checkpoints.valueRows, [thread, "", "doc", version]);
     const chain = new Map(rows.map((r) => [r.version, r]));
-    const loaded = await database.loader(new OperationStats()).channelValue(rows[0]!, (v) => chain.get(v), { threadId: thread, ns: "", channel: "doc", version });
+    const loaded = await database.loader(new OperationStats()).channelValue(rows[0]!, (v) => chain.get(v), { threadId: thread, checkpointNs: "", part: "value", channel: "doc", version });
     return { stored: rows[0]!, known: loaded.known!, hops: rows.length - 1 };
   }
 

@@ -156,8 +156,12 @@ describe("a damaged chain fails loudly, naming the value, never returning other 
     const error = await saver.getTuple(at).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(SerializationError);
     expect((error as Error).message).toBe(
-      `cannot read channel "messages" version ${delta.version} of thread "missing": it is stored as a delta and its base version ${delta.base} is missing`,
+      `cannot read channel "messages" version ${delta.version} of thread "missing" (checkpoint ${JSON.stringify(at.configurable.checkpoint_id)}): ` +
+        `it is stored as a delta and its base version ${delta.base} is missing`,
     );
+    expect((error as SerializationError).location).toEqual({
+      threadId: "missing", checkpointNs: "", checkpointId: at.configurable.checkpoint_id, part: "value", channel: "messages", version: delta.version,
+    });
     const report = await validateThreads(databaseOf(saver), { threadIds: ["missing"] });
     expect(report.problems.some((p) => p.kind === "undecodable_blob" && p.version === delta.version)).toBe(true);
   });

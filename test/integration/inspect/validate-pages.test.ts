@@ -30,7 +30,9 @@ afterAll(async () => {
 
 const validate = (valuePage?: { rows: number; bytes: number }) =>
   validateThreads(databaseOf(saver), { threadIds: [THREADS.delta], ...(valuePage ? { valuePage } : {}) });
-const pages = () => counting.statements.filter((s) => s.includes("AS fetched"));
+/** Pages of values and writes; metadata pages are counted on their own. */
+const pages = () => counting.statements.filter((s) => s.includes("AS fetched") && !s.includes("metadata::text"));
+const metadataPages = () => counting.statements.filter((s) => s.includes("AS fetched") && s.includes("metadata::text"));
 
 describe("value pages", () => {
   it("check every value once, whether the count or the bytes end a page", async () => {
@@ -38,8 +40,9 @@ describe("value pages", () => {
     const expected: Partial<ValidationReport> = { threads: 1, blobs: rows.blobs, writes: rows.writes, problems: [] };
     counting.reset();
     expect(await validate()).toMatchObject(expected);
-    // The defaults hold a small thread in one page of values and one of writes.
+    // The defaults hold a small thread in one page of values, one of writes and one of metadata.
     expect(pages()).toHaveLength(2);
+    expect(metadataPages()).toHaveLength(1);
 
     // One byte: every page holds one value with bytes (a page always holds at least one, however
     // large), and the values without bytes ("empty" versions) before it.
@@ -58,6 +61,7 @@ describe("value pages", () => {
     counting.reset();
     expect(await validate({ rows: 3, bytes: 1 << 30 })).toMatchObject(expected);
     expect(pages()).toHaveLength(Math.floor(rows.blobs / 3) + 1 + Math.floor(rows.writes / 3) + 1);
+    expect(metadataPages()).toHaveLength(Math.floor(rows.checkpoints / 3) + 1);
   });
 
   it("find damage wherever the pages end, and nothing else", async () => {

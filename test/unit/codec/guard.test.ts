@@ -1,7 +1,7 @@
 import { AIMessage, HumanMessage } from "@langchain/core/messages";
 import { describe, expect, it } from "vitest";
 import { SerializationError } from "../../../src/errors.js";
-import { assertFaithfullySerializable } from "../../../src/codec/guard.js";
+import { assertFaithfullySerializable, prepareForJson } from "../../../src/codec/guard.js";
 
 const ok = (v: unknown) => expect(() => assertFaithfullySerializable(v, "value")).not.toThrow();
 const refused = (v: unknown, path: RegExp) => {
@@ -45,5 +45,30 @@ describe("values JSON would silently change", () => {
       handler = () => this.value;
     }
     ok(new WithBoundMethod());
+  });
+});
+
+describe("escaping look-alike data in the same walk", () => {
+  const escape = (v: unknown) => prepareForJson(v, "value", { strict: true, escape: true });
+
+  it("returns the very same value when nothing looks like a serialized LangChain object", () => {
+    const value = { messages: [new HumanMessage("hi")], nested: { lc: "en", list: [1, { lc: 3 }] }, map: new Map([["k", { a: 1 }]]) };
+    expect(escape(value)).toBe(value);
+  });
+
+  it("escapes look-alikes in a copy, leaving the caller's value untouched", () => {
+    const lookAlike = { lc: 1, type: "constructor", id: ["x"], kwargs: {} };
+    const value = { keep: { a: 1 }, list: [0, lookAlike], map: new Map([["k", lookAlike]]) };
+    const escaped = escape(value) as typeof value;
+    expect(escaped).not.toBe(value);
+    expect(escaped.keep).toBe(value.keep);
+    expect(escaped.list[1]).toEqual({ __lc_plain__: { ...lookAlike, lc: "1" } });
+    expect((escaped.map as Map<string, unknown>).get("k")).toEqual({ __lc_plain__: { ...lookAlike, lc: "1" } });
+    expect(value.list[1]).toBe(lookAlike);
+    expect(lookAlike.lc).toBe(1);
+  });
+
+  it("still refuses what JSON would change, naming the path through escaped objects", () => {
+    expect(() => escape({ a: { lc: 1, type: "constructor", id: ["x"], kwargs: { n: 1n } } })).toThrow(/value\.a\.kwargs\.n: it is a BigInt/);
   });
 });
