@@ -44,7 +44,7 @@ export interface BlobLoader {
    */
   channelValue(row: StoredRow, rowOf: (version: string) => StoredRow | undefined, where: ValueLocation): Promise<LoadedValue>;
   /** A checkpoint's metadata, as the JSON text stored. */
-  metadata(json: string, where: StoredLocation): Promise<unknown>;
+  metadata(json: string, where?: StoredLocation): Promise<unknown>;
 }
 
 /**

@@ -28,6 +28,8 @@ export interface WalkSettings {
   escape: boolean;
 }
 
+const STRICT_ONLY: WalkSettings = { strict: true, escape: false };
+
 /** `value` as it should be serialized; throws SerializationError (strict) naming the path from `where`. */
 export function prepareForJson(value: unknown, where: string, settings: WalkSettings): unknown {
   try {
@@ -105,7 +107,7 @@ function walkObject(value: object, ancestors: Set<object>, settings: WalkSetting
   const isPlain = proto === Object.prototype || proto === null;
   if (!isPlain && isSerializable(value)) {
     // Its toJSON() escapes what it holds; only the strict checks look inside.
-    return settings.strict ? (walkProperties(value, ancestors, false, { strict: true, escape: false }), value) : value;
+    return settings.strict ? (walkProperties(value, ancestors, false, STRICT_ONLY), value) : value;
   }
   if (!isPlain && typeof (value as { toJSON?: unknown }).toJSON === "function") {
     const json = (value as { toJSON(): unknown }).toJSON();

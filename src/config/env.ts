@@ -34,6 +34,10 @@ const autoOrBoolean: Parse = (raw, name) => {
 /** Comma-separated; "none" for an empty list. */
 const list: Parse = (raw) =>
   raw.trim().toLowerCase() === "none" ? [] : raw.split(",").map((item) => item.trim()).filter((item) => item !== "");
+const unrevivable: Parse = (raw, name) => {
+  if (raw === "throw" || raw === "plain") return raw;
+  throw new InvalidOptionsError(`${name} must be "throw" or "plain", got "${raw}"`);
+};
 const fallback: Parse = (raw, name) => {
   if (raw === "memory" || raw === "throw") return raw;
   throw new InvalidOptionsError(`${name} must be "memory" or "throw", got "${raw}"`);
@@ -80,7 +84,7 @@ export const ENVIRONMENT: ReadonlyArray<readonly [string, string, Parse]> = [
   ["LANGGRAPH_CHECKPOINT_RETENTION_OLDER_THAN", "retention.olderThan", text],
   ["LANGGRAPH_CHECKPOINT_RETENTION_EVERY", "retention.every", text],
   ["LANGGRAPH_CHECKPOINT_REVIVE_ALLOW", "revive.allow", list],
-  ["LANGGRAPH_CHECKPOINT_UNREVIVABLE", "revive.unrevivable", text],
+  ["LANGGRAPH_CHECKPOINT_UNREVIVABLE", "revive.unrevivable", unrevivable],
 ];
 
 /** Options found in `env`; a malformed value is refused, naming the variable. */

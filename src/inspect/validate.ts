@@ -180,9 +180,8 @@ async function validateThread(database: Database, threadId: string, limit: { row
     for (;;) {
       const page: MetadataRow[] = await query<MetadataRow>(sql.metadataPage, [threadId, ...metadataKey, limit.rows, limit.bytes]);
       for (const row of page) {
-        const failure = await failureOf(checking(database).metadata(row.metadata, {
-          threadId, checkpointNs: row.checkpoint_ns, checkpointId: row.checkpoint_id, part: "metadata",
-        }));
+        // The problem says where it is; the error's own message only why.
+        const failure = await failureOf(checking(database).metadata(row.metadata));
         if (failure === undefined) continue;
         problem({
           kind: failure.unrevivable ? "unrevivable_metadata" : "undecodable_metadata",

@@ -9,6 +9,7 @@ import { SafeJsonPlusSerializer } from "../../../src/codec/serializer.js";
 import { UnrevivableError } from "../../../src/codec/reviver.js";
 import { SerializationError } from "../../../src/errors.js";
 import { InvalidOptionsError } from "../../../src/errors.js";
+import { LOOK_ALIKES } from "../../support/look-alikes.js";
 
 const ours = new SafeJsonPlusSerializer();
 const official = new JsonPlusSerializer();
@@ -23,20 +24,6 @@ async function roundTrip(value: unknown, serde: JsonPlusSerializer = ours): Prom
 async function legacy(value: unknown): Promise<Uint8Array> {
   return (await official.dumpsTyped(value))[1];
 }
-
-/** Every shape LangChain and LangGraph revive, as plain data. */
-export const LOOK_ALIKES: Record<string, Record<string, unknown>> = {
-  "a LangChain message": { lc: 1, type: "constructor", id: ["langchain_core", "messages", "HumanMessage"], kwargs: { content: "hi" } },
-  "a foreign class": { lc: 1, type: "constructor", id: ["child_process", "exec"], kwargs: { command: "rm -rf /" } },
-  "an unknown LangChain class": { lc: 1, type: "constructor", id: ["langchain_core", "messages", "NoSuchMessage"], kwargs: {} },
-  "a secret": { lc: 1, type: "secret", id: ["OPENAI_API_KEY"] },
-  "a not-implemented placeholder": { lc: 1, type: "not_implemented", id: ["some", "Thing"], repr: "Thing()" },
-  "LangGraph's undefined": { lc: 2, type: "undefined" },
-  "LangGraph's Set": { lc: 2, type: "constructor", id: ["Set"], method: null, args: [[1, 2]], kwargs: {} },
-  "LangGraph's delta snapshot": { lc: 2, type: "delta_snapshot", value: [1] },
-  "this package's wrapper": { __lc_plain__: { lc: "1", type: "constructor" } },
-  "LangChain's escape": { __lc_escaped__: { lc: 1, type: "constructor", id: ["child_process", "exec"], kwargs: {} } },
-};
 
 const secretInside = {
   lc: 1, type: "constructor", id: ["langchain_core", "messages", "HumanMessage"],

@@ -74,6 +74,25 @@ describe("environment variables", () => {
     expect(() => resolveOptions({ preparedStatements: "yes" as never })).toThrow('preparedStatements must be "auto", true or false, got a string');
   });
 
+  it("choose what is revived: an allow-list of class paths, and what an unrevivable object does", () => {
+    expect(resolveOptions(undefined).revive).toEqual({ allow: [["langchain_core"]], unrevivable: "throw" });
+    const fromEnv = optionsFromEnv({
+      LANGGRAPH_CHECKPOINT_REVIVE_ALLOW: " langchain_core.messages , langchain_core.prompt_values.StringPromptValue ",
+      LANGGRAPH_CHECKPOINT_UNREVIVABLE: "plain",
+    });
+    expect(fromEnv).toEqual({ revive: { allow: ["langchain_core.messages", "langchain_core.prompt_values.StringPromptValue"], unrevivable: "plain" } });
+    expect(resolveOptions(fromEnv).revive).toEqual({
+      allow: [["langchain_core", "messages"], ["langchain_core", "prompt_values", "StringPromptValue"]], unrevivable: "plain",
+    });
+    expect(optionsFromEnv({ LANGGRAPH_CHECKPOINT_REVIVE_ALLOW: "none" })).toEqual({ revive: { allow: [] } });
+    expect(() => optionsFromEnv({ LANGGRAPH_CHECKPOINT_UNREVIVABLE: "ignore" })).toThrow(
+      'LANGGRAPH_CHECKPOINT_UNREVIVABLE must be "throw" or "plain", got "ignore"',
+    );
+    expect(() => resolveOptions(optionsFromEnv({ LANGGRAPH_CHECKPOINT_REVIVE_ALLOW: "langchain_core;rm" }))).toThrow(
+      /revive.allow entries must be dotted class paths/,
+    );
+  });
+
   it("refuse malformed values, naming the variable", () => {
     expect(() => optionsFromEnv({ LANGGRAPH_CHECKPOINT_POOL_MAX: "ten" })).toThrow(/LANGGRAPH_CHECKPOINT_POOL_MAX must be a non-negative integer/);
     expect(() => optionsFromEnv({ LANGGRAPH_CHECKPOINT_KEEPALIVE: "maybe" })).toThrow(InvalidOptionsError);
