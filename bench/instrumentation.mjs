@@ -176,7 +176,7 @@ const report = [
   `A chat state of ${chatMessages.length} real messages (tool calls, tool results; ${stateBytes.byteLength} bytes serialized) and a results object, same rounds.`,
   "Escaping: the default serializer (one walk does the strict checks and escapes look-alikes; the reviver allow-lists). Unescaped: LangGraph's JsonPlusSerializer as this package used it before (the strict walk, then its own reviver).",
   "",
-  "| Operation | Unescaped | Escaping | Escaping vs unescaped | Noise floor: a second escaping saver vs unescaped |",
+  "| Operation | Unescaped | Escaping | Escaping vs unescaped | Repeat: a second escaping saver vs unescaped |",
   "|---|---:|---:|---:|---:|",
   ...chatRows,
   "",
