@@ -67,9 +67,12 @@ await Promise.all(Object.values(savers).map((s) => s.end()));
 
 // Keeping look-alike data plain, on a chat state: 24 real messages (tool calls, tool results) and a results object.
 class UnescapedSerializer extends JsonPlusSerializer {}
+const unescapedPool = new pg.Pool({ connectionString: db.url, max: 2 });
+// The saver stops listening at end(); a connection the stopping server drops must not crash the run.
+unescapedPool.on("error", () => {});
 const serializers = {
   escaping: PostgresSaver.fromConnString(db.url, { ...quiet, metrics: false, slowOperationMs: false, tracing: false }),
-  unescaped: new PostgresSaver(new pg.Pool({ connectionString: db.url, max: 2 }), new UnescapedSerializer(), { metrics: false, slowOperationMs: false, tracing: false }),
+  unescaped: new PostgresSaver(unescapedPool, new UnescapedSerializer(), { metrics: false, slowOperationMs: false, tracing: false }),
   control: PostgresSaver.fromConnString(db.url, { ...quiet, metrics: false, slowOperationMs: false, tracing: false }),
 };
 await Promise.all(Object.values(serializers).map((s) => s.warmup()));
@@ -102,7 +105,7 @@ for (let round = 0; round < ROUNDS; round += 1) {
   }
 }
 await Promise.all(Object.values(serializers).map((s) => s.end()));
-await serializers.unescaped.pool.end();
+await unescapedPool.end();
 await db.stop();
 
 // The serializers alone, on the same state: CPU only.

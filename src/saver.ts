@@ -217,7 +217,7 @@ export class PostgresSaver extends BaseCheckpointSaver {
           query = listQuery(config, options);
           // The filter is compared with metadata as stored, so it is escaped as metadata is.
           const filter = query.filter !== null && this.serde instanceof SafeJsonPlusSerializer
-            ? prepareForJson(query.filter, "filter", { strict: false, escape: true }) as Record<string, unknown>
+            ? prepareForJson(query.filter, "filter", { strict: false, escape: true }, true) as Record<string, unknown>
             : query.filter;
           filterJson = filter === null ? null : filterToStorableJson(filter);
           remaining = query.limit;

@@ -16,6 +16,7 @@ import { fromStoredJson } from "./metadata.js";
 import { migratePendingSends } from "./legacy-sends.js";
 import { unpackBlobs } from "./packing.js";
 import { UnrevivableError } from "./reviver.js";
+import { SafeJsonPlusSerializer } from "./serializer.js";
 import type { OperationStats } from "../observe/instrument.js";
 import type { DeltaHistoryRow, TupleRow } from "../sql/index.js";
 
@@ -88,7 +89,15 @@ export function blobLoader(serde: SerializerProtocol, maxPayloadBytes: number, s
     stats.rawBytes += rebuilt.bytes.byteLength - rebuilt.fetchedBytes;
     return { value: await deserialize(delta.type, rebuilt.bytes, where), known: { version: where.version, type: delta.type, ...rebuilt } };
   };
-  load.metadata = (json, where) => deserialize("json", fromStoredJson(json), where);
+  load.metadata = async (json, where) => {
+    const text = fromStoredJson(json);
+    if (!(serde instanceof SafeJsonPlusSerializer)) return deserialize("json", text, where);
+    try {
+      return await serde.loadsMetadata(text);
+    } catch (error) {
+      throw unreadable(error, "json", where);
+    }
+  };
   return load;
 }
 

@@ -150,7 +150,8 @@ export class Encoder {
 
   private async metadata(metadata: unknown, operation: string): Promise<string> {
     requirePlainObject(metadata, "metadata", operation);
-    const [type, bytes] = await this.dump(metadata, "metadata");
+    // Its top level is never wrapped: Postgres queries and list() filters match its keys.
+    const [type, bytes] = await this.dump(metadata, "metadata", true);
     if (type !== "json") {
       throw new InvalidInputError(`${operation}: metadata must serialize to JSON, but the serializer produced "${type}"`);
     }
@@ -187,9 +188,9 @@ export class Encoder {
     return stored;
   }
 
-  private async dump(value: unknown, what: string): Promise<[string, Uint8Array]> {
+  private async dump(value: unknown, what: string, plainRoot = false): Promise<[string, Uint8Array]> {
     const { strict, escape } = this.settings;
-    const prepared = strict || escape ? prepareForJson(value, what, { strict, escape }) : value;
+    const prepared = strict || escape ? prepareForJson(value, what, { strict, escape }, plainRoot) : value;
     try {
       return await (escape ? (this.serde as SafeJsonPlusSerializer).dumpsPrepared(prepared) : this.serde.dumpsTyped(prepared));
     } catch (error) {

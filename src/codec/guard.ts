@@ -1,5 +1,5 @@
 import { SerializationError } from "../errors.js";
-import { needsWrapping, wrap } from "./plain-data.js";
+import { define, needsWrapping, wrap } from "./plain-data.js";
 
 /**
  * One walk over a value before LangGraph's JSON serializer sees it, doing two jobs:
@@ -10,18 +10,21 @@ import { needsWrapping, wrap } from "./plain-data.js";
  *   such a value hands back something else on resume, with no error
  *   anywhere. The walk refuses them before anything is written, naming where
  *   the value sits.
- * - **escape**: plain objects shaped like serialized LangChain data are
+ * - **escape**: plain objects the serializer would treat specially are
  *   replaced by their stored form (see plain-data.ts), copy on write: a value
  *   without any comes back as the very same object, and serializes to the
  *   same bytes as before.
  *
- * LangChain objects (`Serializable`: messages, documents) are walked through
- * their own enumerable data properties for the strict checks only: their
- * `toJSON()` escapes the plain data they hold itself. Other objects with a
- * `toJSON()` (LangGraph's `Send` and `Command`, whose `args`, `update` and
- * `resume` are application data) are walked through what it returns, which
- * is what JSON stores. Instances without one are stored as their own
- * enumerable properties, so that is what is walked (and copied, to escape).
+ * LangChain objects (`Serializable`: messages, prompt values) are walked
+ * through their own enumerable data properties for the strict checks only:
+ * their `toJSON()` escapes the plain data they hold itself. An `Error` is
+ * stored as its message alone, so nothing in it is escaped. Other objects
+ * with a `toJSON()` (LangGraph's `Send` and `Command`, whose `args`, `update`
+ * and `resume` are application data) are walked through what it returns,
+ * which is what JSON stores: the object it returns is the class's own form,
+ * never escaped itself. Instances without one are stored as their own
+ * enumerable properties, so those are walked, and copied with the same
+ * prototype (the serializer recognises some classes, e.g. `DeltaSnapshot`).
  */
 export interface WalkSettings {
   strict: boolean;
@@ -30,15 +33,23 @@ export interface WalkSettings {
 
 const STRICT_ONLY: WalkSettings = { strict: true, escape: false };
 
-/** `value` as it should be serialized; throws SerializationError (strict) naming the path from `where`. */
-export function prepareForJson(value: unknown, where: string, settings: WalkSettings): unknown {
+/**
+ * `value` as it should be serialized; throws SerializationError (strict)
+ * naming the path from `where`. `plainRoot`: the value itself is never
+ * wrapped, only what it holds (metadata, whose top-level keys Postgres
+ * queries and filters match).
+ */
+export function prepareForJson(value: unknown, where: string, settings: WalkSettings, plainRoot = false): unknown {
   try {
-    return walk(value, new Set(), true, settings);
+    return walk(value, new Set(), true, settings, plainRoot);
   } catch (error) {
     if (error instanceof Refusal) {
       throw new SerializationError(
         `Cannot store ${where}${error.path.join("")}: it is ${error.what}. Convert it to a JSON value before it reaches the checkpointer.`,
       );
+    }
+    if (error instanceof RangeError) {
+      throw new SerializationError(`Cannot store ${where}: it is nested too deeply to be checked (${error.message})`);
     }
     throw error;
   }
@@ -46,7 +57,7 @@ export function prepareForJson(value: unknown, where: string, settings: WalkSett
 
 /** Strict checks only (no escaping): refuses what JSON would silently change. */
 export function assertFaithfullySerializable(value: unknown, where: string): void {
-  prepareForJson(value, where, { strict: true, escape: false });
+  prepareForJson(value, where, STRICT_ONLY);
 }
 
 /** The path is built only when something is refused: each level adds its step while the refusal passes up. */
@@ -57,7 +68,11 @@ class Refusal extends Error {
   }
 }
 
-function walk(value: unknown, ancestors: Set<object>, plain: boolean, settings: WalkSettings): unknown {
+/**
+ * @param plain whether `value` sits in plain data (a function there is data JSON drops)
+ * @param ownForm `value` is a `toJSON()` result or the metadata root: stored as it is, never wrapped itself
+ */
+function walk(value: unknown, ancestors: Set<object>, plain: boolean, settings: WalkSettings, ownForm = false): unknown {
   switch (typeof value) {
     case "bigint":
       if (settings.strict) throw new Refusal("a BigInt, which JSON cannot represent (it would come back as an error string)");
@@ -82,12 +97,12 @@ function walk(value: unknown, ancestors: Set<object>, plain: boolean, settings: 
     return value;
   }
   ancestors.add(value);
-  const result = walkObject(value, ancestors, settings);
+  const result = walkObject(value, ancestors, settings, ownForm);
   ancestors.delete(value);
   return result;
 }
 
-function walkObject(value: object, ancestors: Set<object>, settings: WalkSettings): unknown {
+function walkObject(value: object, ancestors: Set<object>, settings: WalkSettings, ownForm: boolean): unknown {
   if (Array.isArray(value)) {
     let copy: unknown[] | undefined;
     for (let i = 0; i < value.length; i += 1) {
@@ -105,21 +120,27 @@ function walkObject(value: object, ancestors: Set<object>, settings: WalkSetting
   if (value instanceof Map || value instanceof Set) return walkCollection(value, ancestors, settings);
   const proto = Object.getPrototypeOf(value);
   const isPlain = proto === Object.prototype || proto === null;
-  if (!isPlain && isSerializable(value)) {
-    // Its toJSON() escapes what it holds; only the strict checks look inside.
-    return settings.strict ? (walkProperties(value, ancestors, false, STRICT_ONLY), value) : value;
+  if (!isPlain) {
+    if (isSerializable(value) || value instanceof Error) {
+      // Serializable escapes what it holds in its toJSON(); an Error is stored as its message.
+      if (settings.strict) walkProperties(value, ancestors, false, STRICT_ONLY, proto);
+      return value;
+    }
+    if (!ownForm && typeof (value as { toJSON?: unknown }).toJSON === "function") {
+      const json = (value as { toJSON(): unknown }).toJSON();
+      if (json !== value) {
+        // JSON.stringify calls toJSON() once: what it returns is stored as it is.
+        const prepared = walk(json, ancestors, true, settings, true);
+        return prepared === json ? value : prepared;
+      }
+    }
   }
-  if (!isPlain && typeof (value as { toJSON?: unknown }).toJSON === "function") {
-    const json = (value as { toJSON(): unknown }).toJSON();
-    const prepared = walk(json, ancestors, true, settings);
-    return prepared === json ? value : prepared;
-  }
-  const object = walkProperties(value, ancestors, isPlain, settings);
-  return settings.escape && needsWrapping(object) ? wrap(object) : object;
+  const object = walkProperties(value, ancestors, isPlain, settings, proto);
+  return settings.escape && !ownForm && needsWrapping(object) ? wrap(object) : object;
 }
 
-/** `value`'s own enumerable properties walked; a plain copy when one of them changed. */
-function walkProperties(value: object, ancestors: Set<object>, isPlain: boolean, settings: WalkSettings): Record<string, unknown> {
+/** `value`'s own enumerable properties walked; a copy (same prototype) when one of them changed. */
+function walkProperties(value: object, ancestors: Set<object>, isPlain: boolean, settings: WalkSettings, proto: object | null): Record<string, unknown> {
   let copy: Record<string, unknown> | undefined;
   for (const key of Object.keys(value)) {
     const item = (value as Record<string, unknown>)[key];
@@ -129,9 +150,19 @@ function walkProperties(value: object, ancestors: Set<object>, isPlain: boolean,
     } catch (error) {
       throw at(error, `.${key}`);
     }
-    if (prepared !== item) (copy ??= { ...value })[key] = prepared;
+    if (prepared !== item) {
+      copy ??= copyOf(value, proto);
+      define(copy, key, prepared);
+    }
   }
   return copy ?? (value as Record<string, unknown>);
+}
+
+/** A shallow copy with the same prototype; a "__proto__" key stays a key. */
+function copyOf(value: object, proto: object | null): Record<string, unknown> {
+  const copy = Object.create(proto) as Record<string, unknown>;
+  for (const key of Object.keys(value)) define(copy, key, (value as Record<string, unknown>)[key]);
+  return copy;
 }
 
 /** A Map or Set with its items walked; a new one when one of them changed. */

@@ -1,55 +1,61 @@
 /**
- * How plain data that looks like a serialized LangChain object is stored.
+ * How plain data that looks like something LangGraph's serializer treats
+ * specially is stored.
  *
  * LangGraph's `JsonPlusSerializer` writes LangChain objects as
  * `{"lc": 1, "type": "constructor", "id": [...], "kwargs": {...}}` and its
  * own records (undefined, Set, Map, DeltaSnapshot, ...) as `{"lc": 2, ...}`,
- * and revives both shapes on read. A plain application object with the same
+ * and revives both shapes on read; it also rewrites any object whose
+ * `lg_name` is "Send" as a `Send`. A plain application object of such a
  * shape (a tool's JSON output, user input parsed into state) would come back
- * as a message, as `undefined`, or make the whole checkpoint unreadable. So a
- * plain object whose `lc` is the number 1 or 2 is stored wrapped, with `lc`
- * as a string:
+ * as a message, as `undefined`, without its other keys, or make the whole
+ * checkpoint unreadable. So such an object is stored as its entries:
  *
- *   {"lc": 1, "type": "constructor", ...}  →  {"__lc_plain__": {"lc": "1", "type": "constructor", ...}}
+ *   {"lc": 1, "type": "constructor", ...}  →  {"__lc_plain__": [["lc", 1], ["type", "constructor"], ...]}
  *
- * and an object whose only key is the wrapper's is wrapped too, so every
- * stored wrapper means exactly one thing. The wrapped object's values are
- * escaped the same way, each on its own.
+ * and so is an object whose only key is the wrapper's, so that every stored
+ * wrapper means exactly one thing. The entries' values are escaped the same
+ * way, each on its own.
  *
  * Why this form: data without such objects (practically all of it) is stored
- * byte for byte as before; and what is stored is inert to every reviver that
- * matches `lc === 1 | 2`, LangGraph's official savers included: they read it
- * as the plain wrapper above rather than reviving it or failing.
+ * byte for byte as before; what is stored is inert to every reviver that
+ * matches objects by their keys, LangGraph's official savers included (they
+ * read it as the plain wrapper above rather than reviving it or failing);
+ * and it needs no rule of its own for any key: the entries are the object.
  */
 export const PLAIN_KEY = "__lc_plain__";
 
-/** Whether a plain object must be stored wrapped. */
+/** Whether a plain object must be stored as its entries. */
 export function needsWrapping(object: Record<string, unknown>): boolean {
   const lc = object.lc;
-  if (lc === 1 || lc === 2) return true;
-  return Object.hasOwn(object, PLAIN_KEY) && isOnlyKey(object);
+  if (lc === 1 || lc === 2 || object.lg_name === "Send") return true;
+  return Object.hasOwn(object, PLAIN_KEY) && Object.keys(object).length === 1;
 }
 
-/** The stored form of a plain object that `needsWrapping` (its values already escaped). */
+/** The stored form of an object that `needsWrapping` (its values already escaped). */
 export function wrap(object: Record<string, unknown>): Record<string, unknown> {
-  const lc = object.lc;
-  // Spread defines own properties, so a "__proto__" key stays a key.
-  const content = lc === 1 || lc === 2 ? { ...object, lc: String(lc) } : object;
-  return { [PLAIN_KEY]: content };
+  return { [PLAIN_KEY]: Object.entries(object) };
 }
 
-/** The object a stored wrapper holds, or undefined when `object` is not one. */
-export function wrapped(object: Record<string, unknown>): Record<string, unknown> | undefined {
-  if (!Object.hasOwn(object, PLAIN_KEY) || !isOnlyKey(object)) return undefined;
-  const content = object[PLAIN_KEY];
-  return content !== null && typeof content === "object" && !Array.isArray(content) ? (content as Record<string, unknown>) : undefined;
+/** The entries a stored wrapper holds, or undefined when `object` is not one. */
+export function wrapped(object: Record<string, unknown>): Array<[string, unknown]> | undefined {
+  if (!Object.hasOwn(object, PLAIN_KEY) || Object.keys(object).length !== 1) return undefined;
+  const entries = object[PLAIN_KEY];
+  if (!Array.isArray(entries)) return undefined;
+  for (const entry of entries) {
+    if (!Array.isArray(entry) || entry.length !== 2 || typeof entry[0] !== "string") return undefined;
+  }
+  return entries as Array<[string, unknown]>;
 }
 
-/** A wrapped object's `lc` as it was written (call on the copy being rebuilt). */
-export function restoreLc(content: Record<string, unknown>): void {
-  if (content.lc === "1" || content.lc === "2") content.lc = Number(content.lc);
+/** An object from entries; a "__proto__" key stays a key instead of setting the prototype. */
+export function fromEntries(entries: Iterable<readonly [string, unknown]>): Record<string, unknown> {
+  const object: Record<string, unknown> = {};
+  for (const [key, value] of entries) define(object, key, value);
+  return object;
 }
 
-function isOnlyKey(object: object): boolean {
-  return Object.keys(object).length === 1;
+export function define(object: Record<string, unknown>, key: string, value: unknown): void {
+  if (key === "__proto__") Object.defineProperty(object, key, { value, enumerable: true, writable: true, configurable: true });
+  else object[key] = value;
 }

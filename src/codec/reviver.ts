@@ -1,21 +1,26 @@
 import { load } from "@langchain/core/load";
 import { DeltaSnapshot } from "@langchain/langgraph-checkpoint";
 import { SerializationError } from "../errors.js";
-import { restoreLc, wrapped } from "./plain-data.js";
+import { define, fromEntries, wrapped } from "./plain-data.js";
 
 /**
  * Turns parsed JSON from `JsonPlusSerializer` (or this package's serializer)
- * back into values. It revives what LangGraph's reviver revives, with three
- * differences that keep plain data plain:
+ * back into values. It revives what LangGraph's reviver revives, with these
+ * differences, which keep plain data plain:
  *
  * - a stored wrapper (plain-data.ts) gives back the plain object it holds;
  * - a LangChain object is revived only when its class path is allowed
- *   (`allow`); any other `{lc: 1, type: "constructor"}` stays plain data;
+ *   (`allow`) and names a class the way LangChain writes one (lower-case
+ *   module segments, then a capitalised class name: nothing that resolves
+ *   through a prototype or to a function that is not a class); any other
+ *   `{lc: 1, type: "constructor"}` object stays plain data;
  * - what `Serializable.toJSON()` escaped inside a LangChain object
  *   (`{"__lc_escaped__": ...}`) reaches @langchain/core's `load()` as it was
  *   stored, so `load()` returns it as the plain data it is (LangGraph's
  *   reviver revives inside it first, so a tool call whose arguments look like
- *   a message came back as a message, or made the checkpoint unreadable).
+ *   a message came back as a message, or made the checkpoint unreadable);
+ *   and so does any object with a "__proto__" key, which `load()` would
+ *   otherwise assign as a prototype.
  *
  * An allowed object that `load()` cannot construct (a class @langchain/core
  * does not have, a secret, which is never read from stored data, a
@@ -35,21 +40,39 @@ export class UnrevivableError extends SerializationError {}
 
 const CORE_ESCAPE_KEY = "__lc_escaped__";
 
-export async function revive(json: unknown, settings: ReviveSettings): Promise<unknown> {
-  const objects = new Map<object, Promise<unknown>>();
-  // Most values hold nothing to revive: they come back as parsed, without a copy.
-  if (!findRevivals(json, settings, objects)) return json;
-  const revived = new Map<object, unknown>();
-  await Promise.all([...objects].map(async ([node, object]) => revived.set(node, await object)));
-  return rebuild(json, revived);
+/**
+ * @param plainRoot the value itself is plain data whatever its keys (metadata,
+ *   whose top level is never wrapped); only what it holds is revived
+ */
+export async function revive(json: unknown, settings: ReviveSettings, plainRoot = false): Promise<unknown> {
+  const objects: Array<Record<string, unknown>> = [];
+  let found: boolean;
+  try {
+    // Most values hold nothing to revive: they come back as parsed, without a copy.
+    found = findRevivals(json, settings, objects, plainRoot);
+  } catch (error) {
+    throw tooDeep(error);
+  }
+  if (!found) return json;
+  // Started only once the walk is done: a walk that fails leaves no load() running unobserved.
+  const loaded = await Promise.all(objects.map((node) => reviveLangChain(node, settings)));
+  const revived = new Map<object, unknown>(objects.map((node, i) => [node, loaded[i]]));
+  try {
+    return rebuild(json, revived, plainRoot);
+  } catch (error) {
+    throw tooDeep(error);
+  }
+}
+
+function tooDeep(error: unknown): unknown {
+  return error instanceof RangeError ? new SerializationError("a stored value is nested too deeply to be read") : error;
 }
 
 /**
- * Starts reviving every allowed LangChain object in `node` (into `objects`,
- * by the node it comes from); returns whether anything in it needs reviving
- * or unwrapping at all.
+ * Collects every allowed LangChain object in `node` (into `objects`);
+ * returns whether anything in it needs reviving or unwrapping at all.
  */
-function findRevivals(node: unknown, settings: ReviveSettings, objects: Map<object, Promise<unknown>>): boolean {
+function findRevivals(node: unknown, settings: ReviveSettings, objects: Array<Record<string, unknown>>, plainRoot = false): boolean {
   if (node === null || typeof node !== "object") return false;
   let found = false;
   if (Array.isArray(node)) {
@@ -57,21 +80,21 @@ function findRevivals(node: unknown, settings: ReviveSettings, objects: Map<obje
     return found;
   }
   const record = node as Record<string, unknown>;
-  const content = wrapped(record);
-  if (content !== undefined) {
-    for (const key in content) findRevivals(content[key], settings, objects);
+  const entries = plainRoot ? undefined : wrapped(record);
+  if (entries !== undefined) {
+    for (const entry of entries) findRevivals(entry[1], settings, objects);
     return true;
   }
-  if (isConstructor(record) && isAllowed(record.id as unknown[], settings.allow)) {
-    objects.set(record, reviveLangChain(record, settings));
+  if (!plainRoot && isConstructor(record) && mayRevive(record.id as unknown[], settings.allow)) {
+    objects.push(record);
     return true;
   }
   for (const key in record) found = findRevivals(record[key], settings, objects) || found;
-  return found || record.lc === 2;
+  return found || (!plainRoot && record.lc === 2);
 }
 
 /** `node` with revived objects in place and wrappers unwrapped (parsed JSON is ours: changed in place). */
-function rebuild(node: unknown, revived: Map<object, unknown>): unknown {
+function rebuild(node: unknown, revived: Map<object, unknown>, plainRoot = false): unknown {
   if (node === null || typeof node !== "object") return node;
   if (Array.isArray(node)) {
     for (let i = 0; i < node.length; i += 1) node[i] = rebuild(node[i], revived);
@@ -79,46 +102,49 @@ function rebuild(node: unknown, revived: Map<object, unknown>): unknown {
   }
   if (revived.has(node)) return revived.get(node);
   const record = node as Record<string, unknown>;
-  const content = wrapped(record);
-  if (content !== undefined) {
-    // An own "__proto__" data property (JSON.parse makes one) is assigned as a property, not the prototype.
-    for (const key in content) content[key] = rebuild(content[key], revived);
-    restoreLc(content);
-    return content;
-  }
+  const entries = plainRoot ? undefined : wrapped(record);
+  if (entries !== undefined) return fromEntries(entries.map(([key, value]) => [key, rebuild(value, revived)] as const));
+  // An own "__proto__" data property (JSON.parse makes one) is assigned as a property, not the prototype.
   for (const key in record) record[key] = rebuild(record[key], revived);
-  return reviveLangGraphRecord(record);
+  return plainRoot ? record : reviveLangGraphRecord(record);
 }
 
 async function reviveLangChain(node: Record<string, unknown>, settings: ReviveSettings): Promise<unknown> {
-  let text: string;
+  let instance: unknown;
   try {
-    text = JSON.stringify(forLoad(node, settings.allow, false));
-  } catch {
-    throw new UnrevivableError("a stored LangChain object could not be prepared for loading");
-  }
-  try {
-    return await load(text);
+    instance = await load(JSON.stringify(forLoad(node, settings.allow, false)));
   } catch (error) {
-    if (settings.unrevivable === "plain") return plainData(node);
-    // @langchain/core's messages quote the stored object: only a reason of ours is kept.
-    throw new UnrevivableError(`a stored LangChain object cannot be revived: ${reasonOf(error)}`);
+    return unrevivable(node, settings, reasonOf(error));
   }
+  // load() builds whatever its import map resolves; only a LangChain object is one.
+  if (instance === null || typeof instance !== "object" || !("lc_serializable" in instance)) {
+    return unrevivable(node, settings, "its class path does not name a LangChain class");
+  }
+  return instance;
+}
+
+function unrevivable(node: Record<string, unknown>, settings: ReviveSettings, why: string): unknown {
+  if (settings.unrevivable === "plain") return plainData(node);
+  // @langchain/core's messages quote the stored object: only a reason of ours is kept.
+  throw new UnrevivableError(`a stored LangChain object cannot be revived: ${why}`);
 }
 
 /**
  * A copy of `node` as `load()` should see it, LangGraph's own records
  * revived as LangGraph's reviver does before it calls `load()`. Inside an
  * escape (`raw`), `load()` returns the data as it is; elsewhere it revives
- * LangChain objects, so one whose class is not allowed is escaped here.
+ * LangChain objects, so one that may not be revived is escaped here, as is
+ * an object with a "__proto__" key.
  */
 function forLoad(node: unknown, allow: ReviveSettings["allow"], raw: boolean): unknown {
   if (node === null || typeof node !== "object") return node;
   if (Array.isArray(node)) return node.map((item) => forLoad(item, allow, raw));
   const record = node as Record<string, unknown>;
-  if (!raw && isCoreEscape(record)) return { [CORE_ESCAPE_KEY]: escapedContent(record[CORE_ESCAPE_KEY], allow) };
-  if (!raw && isConstructor(record) && !isAllowed(record.id as unknown[], allow)) {
-    return { [CORE_ESCAPE_KEY]: escapedContent(record, allow) };
+  if (!raw) {
+    if (isCoreEscape(record)) return { [CORE_ESCAPE_KEY]: escapedContent(record[CORE_ESCAPE_KEY], allow) };
+    if ((isConstructor(record) && !mayRevive(record.id as unknown[], allow)) || Object.hasOwn(record, "__proto__")) {
+      return { [CORE_ESCAPE_KEY]: escapedContent(record, allow) };
+    }
   }
   return reviveLangGraphRecord(copyWith(record, (item) => forLoad(item, allow, raw)));
 }
@@ -133,29 +159,20 @@ function escapedContent(node: unknown, allow: ReviveSettings["allow"]): unknown 
   return copyWith(node as Record<string, unknown>, (item) => forLoad(item, allow, true));
 }
 
-function copyWith(record: Record<string, unknown>, map: (item: unknown) => unknown): Record<string, unknown> {
-  const copy: Record<string, unknown> = {};
-  for (const key in record) define(copy, key, map(record[key]));
-  return copy;
-}
-
 /** A stored object as plain data: LangGraph's own records revived, wrappers unwrapped, nothing of LangChain's. */
 function plainData(node: unknown): unknown {
   if (node === null || typeof node !== "object") return node;
   if (Array.isArray(node)) return node.map(plainData);
   const record = node as Record<string, unknown>;
-  const content = wrapped(record);
-  const copy = copyWith(content ?? record, plainData);
-  if (content !== undefined) {
-    restoreLc(copy);
-    return copy;
-  }
-  return reviveLangGraphRecord(copy);
+  const entries = wrapped(record);
+  if (entries !== undefined) return fromEntries(entries.map(([key, value]) => [key, plainData(value)] as const));
+  return reviveLangGraphRecord(copyWith(record, plainData));
 }
 
-function define(object: Record<string, unknown>, key: string, value: unknown): void {
-  if (key === "__proto__") Object.defineProperty(object, key, { value, enumerable: true, writable: true, configurable: true });
-  else object[key] = value;
+function copyWith(record: Record<string, unknown>, map: (item: unknown) => unknown): Record<string, unknown> {
+  const copy: Record<string, unknown> = {};
+  for (const key in record) define(copy, key, map(record[key]));
+  return copy;
 }
 
 function isConstructor(record: Record<string, unknown>): boolean {
@@ -166,9 +183,26 @@ function isCoreEscape(record: Record<string, unknown>): boolean {
   return Object.hasOwn(record, CORE_ESCAPE_KEY) && Object.keys(record).length === 1;
 }
 
-/** Whether a class path starts with one of the allowed prefixes. */
-export function isAllowed(id: readonly unknown[], allow: ReviveSettings["allow"]): boolean {
-  return allow.some((prefix) => prefix.length <= id.length && prefix.every((segment, i) => id[i] === segment));
+/** Lower-case module segments, as LangChain's class paths have. */
+const MODULE_SEGMENT = /^[a-z][a-z0-9_]*$/;
+/** A class name: capitalised, so never a function export, `constructor` or `__proto__`. */
+const CLASS_NAME = /^[A-Z][A-Za-z0-9_]*$/;
+
+/**
+ * Whether a stored class path may reach `load()`: it starts with an allowed
+ * prefix, and has the shape of a LangChain class path. `load()` finds the
+ * module by dropping trailing segments until one matches, then takes the last
+ * segment from it by name: without the shape check,
+ * `["langchain_core", "messages", "HumanMessage", "AIMessage"]` would pass an
+ * allow-list of `HumanMessage` and build an `AIMessage`, and a last segment
+ * such as "constructor" would reach `Object` through the prototype chain.
+ */
+export function mayRevive(id: readonly unknown[], allow: ReviveSettings["allow"]): boolean {
+  if (id.length < 3 || !id.every((segment) => typeof segment === "string")) return false;
+  const path = id as readonly string[];
+  if (!MODULE_SEGMENT.test(path[0]!) || !CLASS_NAME.test(path.at(-1)!)) return false;
+  if (!path.slice(1, -1).every((segment) => MODULE_SEGMENT.test(segment))) return false;
+  return allow.some((prefix) => prefix.length <= path.length && prefix.every((segment, i) => path[i] === segment));
 }
 
 function reasonOf(error: unknown): string {
@@ -176,7 +210,7 @@ function reasonOf(error: unknown): string {
   if (message.startsWith("Missing secret")) return "it refers to a secret, and secrets are never read from stored data";
   if (message.includes("doesn't implement serialization")) return "it is the placeholder of an object that could not be serialized";
   if (/^(Invalid namespace|Invalid identi|Missing key)/.test(message)) return "@langchain/core has no class at its class path";
-  if (message.startsWith("Maximum recursion depth")) return "it is nested more deeply than @langchain/core loads";
+  if (message.startsWith("Maximum recursion depth") || error instanceof RangeError) return "it is nested more deeply than @langchain/core loads";
   return `its constructor failed (${error instanceof Error ? error.name : typeof error})`;
 }
 

@@ -40,6 +40,14 @@ export class SafeJsonPlusSerializer extends JsonPlusSerializer {
     if (type !== "json") return super.loadsTyped(type, data);
     return revive(JSON.parse(typeof data === "string" ? data : decoder.decode(data)), this.revive);
   }
+
+  /**
+   * Metadata as `PostgresSaver` stores it: its top level is never wrapped
+   * (Postgres queries and `list()` filters match its keys), only what it holds. @internal
+   */
+  loadsMetadata(json: string): Promise<unknown> {
+    return revive(JSON.parse(json), this.revive, true);
+  }
 }
 
 /**

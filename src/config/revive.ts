@@ -8,12 +8,13 @@ import { describe } from "./checks.js";
 export interface ReviveOptions {
   /**
    * LangChain class paths that may be revived, as dotted prefixes of a
-   * serialized object's `id`: `"langchain_core"` (everything in
-   * @langchain/core), `"langchain_core.messages"` (messages only),
-   * `"langchain_core.messages.HumanMessage"` (one class). A stored object
-   * whose class is not allowed is returned as the plain data it is stored
-   * as. `[]` revives no LangChain object at all.
-   * @default ["langchain_core"]
+   * serialized object's `id`: `"langchain_core.messages"` (every message
+   * class), `"langchain_core.messages.HumanMessage"` (one class),
+   * `"langchain_core"` (everything in @langchain/core's import map, including
+   * classes whose constructors read environment variables or open clients).
+   * A stored object whose class is not allowed is returned as the plain data
+   * it is stored as. `[]` revives no LangChain object at all.
+   * @default ["langchain_core.messages", "langchain_core.documents", "langchain_core.prompt_values", "langchain_core.outputs"]
    */
   allow?: readonly string[];
   /**
@@ -34,7 +35,16 @@ export interface ResolvedRevive {
   unrevivable: "throw" | "plain";
 }
 
-export const REVIVE_DEFAULTS = { allow: ["langchain_core"], unrevivable: "throw" } as const;
+/**
+ * The data classes LangGraph state holds: messages, documents, prompt values
+ * and generations. Their constructors only copy their arguments; other
+ * @langchain/core classes (LangSmith loaders and tracers, runnables) read
+ * environment variables or build clients from what they are given.
+ */
+export const REVIVE_DEFAULTS = {
+  allow: ["langchain_core.messages", "langchain_core.documents", "langchain_core.prompt_values", "langchain_core.outputs"],
+  unrevivable: "throw",
+} as const;
 
 /** A dotted path of identifiers, as LangChain's class paths are. */
 const CLASS_PATH = /^[A-Za-z_$][\w$]*(\.[A-Za-z_$][\w$]*)*$/;

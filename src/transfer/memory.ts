@@ -1,4 +1,6 @@
-import type { Checkpoint, MemorySaver } from "@langchain/langgraph-checkpoint";
+import type { Checkpoint, MemorySaver, SerializerProtocol } from "@langchain/langgraph-checkpoint";
+import { fromEntries, needsWrapping, wrap, wrapped } from "../codec/plain-data.js";
+import { SafeJsonPlusSerializer } from "../codec/serializer.js";
 import { InvalidInputError, ThreadNotFoundError } from "../errors.js";
 import {
   EXPORT_FORMAT,
@@ -48,7 +50,7 @@ export async function exportMemory(saver: MemorySaver, threadId: string): Promis
         checkpoint_id: id,
         parent_checkpoint_id: parent ?? null,
         checkpoint: checkpoint as unknown as Record<string, unknown>,
-        metadata: JSON.parse(decoder.decode(metadata)) as Record<string, unknown>,
+        metadata: documentMetadata(JSON.parse(decoder.decode(metadata)) as Record<string, unknown>),
       });
       for (const [channel, version] of Object.entries(checkpoint.channel_versions ?? {})) {
         const key = JSON.stringify([ns, channel, String(version)]);
@@ -83,6 +85,23 @@ export async function exportMemory(saver: MemorySaver, threadId: string): Promis
   return doc;
 }
 
+/**
+ * Export documents carry metadata as `PostgresSaver` stores it: escaped
+ * below its top level (plain-data.ts), its top level never wrapped.
+ * `MemorySaver` keeps it as the serializer wrote it, where the top level is
+ * wrapped like any value; serializing the document's metadata again would
+ * escape the escapes.
+ */
+function documentMetadata(stored: Record<string, unknown>): Record<string, unknown> {
+  const entries = wrapped(stored);
+  return entries === undefined ? stored : fromEntries(entries);
+}
+
+async function storedMetadata(serde: SerializerProtocol, metadata: Record<string, unknown>): Promise<Uint8Array> {
+  if (!(serde instanceof SafeJsonPlusSerializer)) return (await serde.dumpsTyped(metadata))[1];
+  return new TextEncoder().encode(JSON.stringify(needsWrapping(metadata) ? wrap(metadata) : metadata));
+}
+
 /** `doc` into `saver`: everything is deserialized and serialized first, then stored at once, or not at all. */
 export async function importMemory(saver: MemorySaver, value: unknown): Promise<ImportResult> {
   const doc = checkThreadExport(value);
@@ -111,9 +130,7 @@ export async function importMemory(saver: MemorySaver, value: unknown): Promise<
       if (blob !== undefined && blob.type !== EMPTY) channelValues[channel] = await load(blob.type, blob.data);
     }
     const [, stored] = await serde.dumpsTyped({ ...cp.checkpoint, channel_values: channelValues });
-    // Exported as stored (the JSON the serializer wrote, escapes included), so stored as it is: serializing
-    // it again would escape the escapes.
-    const metadata = new TextEncoder().encode(JSON.stringify(cp.metadata));
+    const metadata = await storedMetadata(serde, cp.metadata);
     return { cp, named, entry: [stored, metadata, cp.parent_checkpoint_id ?? undefined] as [Uint8Array, Uint8Array, string | undefined] };
   }));
   const writes = await Promise.all(doc.writes.map(async (w, i) => {

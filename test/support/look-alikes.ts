@@ -16,14 +16,25 @@ export const LOOK_ALIKES: Record<string, Record<string, unknown>> = {
   "LangGraph's delta snapshot": { lc: 2, type: "delta_snapshot", value: [1] },
   "this package's wrapper": { __lc_plain__: { lc: "1", type: "constructor" } },
   "LangChain's escape": { __lc_escaped__: { lc: 1, type: "constructor", id: ["child_process", "exec"], kwargs: {} } },
+  "LangGraph's Send": { lg_name: "Send", node: "tool", args: { q: 1 }, extra: 2 },
 };
 
 /** Every shape, at the top level and nested in objects and arrays. */
-export function everyShape(): Record<string, unknown> {
+export function everyShape(shapes: Record<string, Record<string, unknown>> = LOOK_ALIKES): Record<string, unknown> {
   return {
-    ...LOOK_ALIKES,
-    nested: { list: Object.values(LOOK_ALIKES), deeper: { deepest: [[LOOK_ALIKES["a foreign class"]]] } },
+    ...shapes,
+    nested: { list: Object.values(shapes), deeper: { deepest: [[shapes["a foreign class"]]] } },
   };
+}
+
+/**
+ * Every shape that survives inside a LangChain message: there, @langchain/core
+ * escapes objects with an `lc` key itself, and LangGraph's serializer
+ * rewrites a Send-shaped object (no `lc`), as it does with the official saver.
+ */
+export function messageSafeShapes(): Record<string, unknown> {
+  const { "LangGraph's Send": _send, ...shapes } = LOOK_ALIKES;
+  return everyShape(shapes);
 }
 
 /**

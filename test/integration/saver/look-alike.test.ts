@@ -4,7 +4,7 @@ import { Annotation, type BaseCheckpointSaver, Command, END, MessagesAnnotation,
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { MemoryCheckpointer, PostgresSaver, SerializationError, UnrevivableError } from "../../../src/index.js";
 import { checkpointWith, loopMetadata, metadataWith, threadId, versionsOf } from "../../support/fixtures.js";
-import { LOOK_ALIKES, LegacySerializer, UNREVIVABLE, everyShape } from "../../support/look-alikes.js";
+import { LOOK_ALIKES, LegacySerializer, UNREVIVABLE, everyShape, messageSafeShapes } from "../../support/look-alikes.js";
 import { useSaver } from "../../support/saver.js";
 
 /**
@@ -45,7 +45,8 @@ function lookAlikeGraph(checkpointer: BaseCheckpointSaver) {
     }))
     .addNode("tool", () => {
       const parsed = JSON.parse(TOOL_OUTPUT) as unknown;
-      return { messages: [new ToolMessage({ id: "tool-1", tool_call_id: "call-1", content: TOOL_OUTPUT, artifact: parsed })], results: [parsed] };
+      const artifact = messageSafeShapes();
+      return { messages: [new ToolMessage({ id: "tool-1", tool_call_id: "call-1", content: TOOL_OUTPUT, artifact })], results: [parsed] };
     })
     .addNode("review", (state: typeof State.State) => ({ answer: interrupt(state.results[0]) }))
     .addEdge(START, "agent")
@@ -76,7 +77,7 @@ describe.each(backends)("%s", (_name, saverOf) => {
     expect(ai).toBeInstanceOf(AIMessage);
     expect((ai as AIMessage).tool_calls?.[0]?.args).toEqual({ query: LOOK_ALIKES["a foreign class"] });
     expect(tool).toBeInstanceOf(ToolMessage);
-    expect((tool as ToolMessage).artifact).toEqual(everyShape());
+    expect((tool as ToolMessage).artifact).toEqual(messageSafeShapes());
     // The interrupt is a pending write of the checkpoint the thread waits on.
     const tuple = await saver.getTuple(config);
     expect(tuple?.pendingWrites?.find(([, channel]) => channel === "__interrupt__")?.[2]).toMatchObject([{ value: everyShape() }]);
@@ -96,7 +97,7 @@ describe.each(backends)("%s", (_name, saverOf) => {
   it("every shape, top level and nested, in channel values, pending writes and metadata", async () => {
     const saver = saverOf();
     const thread = threadId("direct");
-    const values = { ...everyShape(), messages: [new HumanMessage("hi"), new AIMessage({ content: "", tool_calls: [{ id: "c", name: "t", args: everyShape() }] })] };
+    const values = { ...everyShape(), messages: [new HumanMessage("hi"), new AIMessage({ content: "", tool_calls: [{ id: "c", name: "t", args: messageSafeShapes() }] })] };
     const checkpoint = checkpointWith(values);
     const config = await saver.put({ configurable: { thread_id: thread, checkpoint_ns: "" } }, checkpoint, metadataWith({ shapes: everyShape() }), versionsOf(checkpoint));
     await saver.putWrites(config, Object.entries(everyShape()).map(([channel, value]) => [channel, value]), "task-1");
@@ -106,7 +107,7 @@ describe.each(backends)("%s", (_name, saverOf) => {
       const { messages, ...plain } = tuple!.checkpoint.channel_values as typeof values;
       expect(plain).toEqual(everyShape());
       expect(messages[0]).toBeInstanceOf(HumanMessage);
-      expect((messages[1] as AIMessage).tool_calls?.[0]?.args).toEqual(everyShape());
+      expect((messages[1] as AIMessage).tool_calls?.[0]?.args).toEqual(messageSafeShapes());
       expect((tuple!.metadata as Record<string, unknown>).shapes).toEqual(everyShape());
       const writes = Object.fromEntries(tuple!.pendingWrites!.map(([, channel, value]) => [channel, value]));
       expect(writes).toEqual({ ...everyShape(), __interrupt__: [{ id: "i", value: everyShape() }] });
@@ -120,6 +121,24 @@ describe.each(backends)("%s", (_name, saverOf) => {
       // Containment, as for any metadata: part of the object matches, a different part does not.
       expect(await collect(saver.list({ configurable: { thread_id: thread } }, { filter: { shapes: { "a foreign class": { lc: 1 } } } }))).toHaveLength(1);
       expect(await collect(saver.list({ configurable: { thread_id: thread } }, { filter: { shapes: { "a foreign class": { lc: 2 } } } }))).toHaveLength(0);
+    }
+  });
+});
+
+describe.each(backends)("%s: metadata whose top level looks alike", (_name, saverOf) => {
+  it("is stored with its keys where queries and filters find them, and reads back unchanged", async () => {
+    const saver = saverOf();
+    const thread = threadId("metadata-root");
+    const metadata = metadataWith({ ...LOOK_ALIKES["a foreign class"], extra: LOOK_ALIKES["LangGraph's undefined"] });
+    const checkpoint = checkpointWith({ a: 1 });
+    const config = await saver.put({ configurable: { thread_id: thread, checkpoint_ns: "" } }, checkpoint, metadata, versionsOf(checkpoint));
+    expect((await saver.getTuple(config))?.metadata).toEqual(metadata);
+    const listed = await collect(saver.list({ configurable: { thread_id: thread } }, { filter: { source: "loop" } }));
+    expect(listed.map((t) => t.metadata)).toEqual([metadata]);
+    if (saver instanceof PostgresSaver) {
+      const { rows: [row] } = await env.pool.query("SELECT metadata ->> 'source' AS source, metadata -> 'lc' AS lc FROM checkpoints WHERE thread_id = $1", [thread]);
+      expect(row).toEqual({ source: "loop", lc: 1 });
+      expect(await collect(saver.list({ configurable: { thread_id: thread } }, { filter: { lc: 1, type: "constructor" } }))).toHaveLength(1);
     }
   });
 });
@@ -221,13 +240,13 @@ describe("switching back: the official saver reads what this one wrote with comp
     const tuple = await new OfficialSaver(env.pool).getTuple(config);
     const messages = tuple?.checkpoint.channel_values.messages as unknown[];
     expect(messages.map((m) => m?.constructor.name)).toEqual(["HumanMessage", "AIMessage"]);
-    const wrapped = (shape: Record<string, unknown>) => ({ __lc_plain__: { ...shape, lc: String(shape.lc) } });
+    const wrapped = (shape: Record<string, unknown>) => ({ __lc_plain__: Object.entries(shape) });
     for (const seen of [
       tuple?.checkpoint.channel_values.shapes, (tuple?.metadata as Record<string, unknown>).shapes, tuple?.pendingWrites?.[0]?.[2],
     ] as Array<Record<string, unknown>>) {
       expect(seen["a foreign class"]).toEqual(wrapped(LOOK_ALIKES["a foreign class"]!));
       expect(seen["LangGraph's undefined"]).toEqual(wrapped(LOOK_ALIKES["LangGraph's undefined"]!));
-      expect(seen["this package's wrapper"]).toEqual({ __lc_plain__: LOOK_ALIKES["this package's wrapper"] });
+      expect(seen["this package's wrapper"]).toEqual({ __lc_plain__: Object.entries(LOOK_ALIKES["this package's wrapper"]!) });
       // Only the object whose lc is a number is wrapped, however deep.
       expect(seen["LangChain's escape"]).toEqual({ __lc_escaped__: wrapped(LOOK_ALIKES["LangChain's escape"]!.__lc_escaped__ as Record<string, unknown>) });
     }

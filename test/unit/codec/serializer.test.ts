@@ -1,7 +1,7 @@
 import { Document } from "@langchain/core/documents";
 import { StringPromptValue } from "@langchain/core/prompt_values";
 import { AIMessage, HumanMessage, ToolMessage } from "@langchain/core/messages";
-import { JsonPlusSerializer } from "@langchain/langgraph-checkpoint";
+import { DeltaSnapshot, JsonPlusSerializer } from "@langchain/langgraph-checkpoint";
 import { Send } from "@langchain/langgraph";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
@@ -40,10 +40,17 @@ describe("SafeJsonPlusSerializer: plain data comes back as plain data", () => {
       expect(map.get("k")).toEqual(shape);
       const set = (await roundTrip(new Set([shape]))) as Set<unknown>;
       expect([...set]).toEqual([shape]);
+      // LangGraph's Send constructor itself turns Send-shaped objects in its args into Sends.
+      if (shape.lg_name === "Send") return;
       const send = (await roundTrip([new Send("tool", { args: shape })])) as Array<{ node: string; args: unknown }>;
       expect(send[0]).toEqual({ node: "tool", args: { args: shape } });
     });
 
+  }
+
+  // Inside a message, @langchain/core escapes objects with an `lc` key itself; the Send shape has
+  // none (see the next test).
+  for (const [name, shape] of Object.entries(LOOK_ALIKES).filter(([, shape]) => shape.lg_name !== "Send")) {
     it(`${name}: inside a real message (additional kwargs, tool call arguments, content blocks)`, async () => {
       const message = new AIMessage({
         content: [{ type: "text", text: "x", extra: shape }],
@@ -57,6 +64,13 @@ describe("SafeJsonPlusSerializer: plain data comes back as plain data", () => {
       expect((back[0]!.content as Array<Record<string, unknown>>)[0]!.extra).toEqual(shape);
     });
   }
+
+  it("a Send-shaped object inside a message is rewritten as LangGraph's serializer rewrites it, as with the official saver", async () => {
+    const message = new AIMessage({ content: "x", additional_kwargs: { payload: LOOK_ALIKES["LangGraph's Send"] } });
+    const ourCopy = ((await roundTrip(message)) as AIMessage).additional_kwargs.payload;
+    expect(ourCopy).toEqual({ node: "tool", args: { q: 1 } });
+    expect(((await roundTrip(message, official)) as AIMessage).additional_kwargs.payload).toEqual(ourCopy);
+  });
 
   it("stores data without look-alikes byte for byte as JsonPlusSerializer does", async () => {
     const values = [
@@ -74,7 +88,7 @@ describe("SafeJsonPlusSerializer: plain data comes back as plain data", () => {
     await fc.assert(
       fc.asyncProperty(fc.jsonValue(), async (value) => {
         // fast-check can make {lc: 1} and friends: those are what this test is not about.
-        fc.pre(!JSON.stringify(value).includes('"lc"') && !JSON.stringify(value).includes("__lc_plain__"));
+        fc.pre(!/"(lc|lg_name|__lc_plain__)"/.test(JSON.stringify(value)));
         expect(text((await ours.dumpsTyped(value))[1])).toBe(text((await official.dumpsTyped(value))[1]));
       }),
     );
@@ -88,14 +102,15 @@ describe("SafeJsonPlusSerializer: plain data comes back as plain data", () => {
         fc.jsonValue({ maxDepth: 1 }),
         lookAlike,
         fc.array(tie("node"), { maxLength: 4 }),
-        fc.dictionary(fc.oneof(fc.string(), fc.constantFrom("lc", "type", "id", "kwargs", "__lc_plain__", "__proto__")), tie("node"), { maxKeys: 4 }),
+        fc.dictionary(fc.oneof(fc.string(), fc.constantFrom("lc", "type", "id", "kwargs", "lg_name", "__lc_plain__", "__proto__")), tie("node"), { maxKeys: 4 }),
       ),
     })).node;
     await fc.assert(
       fc.asyncProperty(value, async (v) => {
-        expect(await roundTrip(v)).toEqual(v);
+        // What JSON itself keeps (it writes -0 as 0); nothing else may change.
+        expect(await roundTrip(v)).toEqual(JSON.parse(JSON.stringify(v)));
       }),
-      { numRuns: 300 },
+      { numRuns: 500 },
     );
   });
 
@@ -189,14 +204,84 @@ describe("SafeJsonPlusSerializer: LangChain objects", () => {
   });
 });
 
+describe("SafeJsonPlusSerializer: hostile stored data", () => {
+  const stored = (id: string[], kwargs: Record<string, unknown> = { content: "hi" }) =>
+    JSON.stringify({ v: { lc: 1, type: "constructor", id, kwargs } });
+
+  it("reaches no class through a class path that only starts like an allowed one, nor anything that is not a class", async () => {
+    const names = { Object: Object.name, Array: Array.name, HumanMessage: HumanMessage.name };
+    const oneClass = new SafeJsonPlusSerializer({ allow: ["langchain_core.messages.HumanMessage"] });
+    for (const [serde, id] of [
+      [oneClass, ["langchain_core", "messages", "HumanMessage", "AIMessage"]],
+      [oneClass, ["langchain_core", "messages", "HumanMessage", "mergeContent"]],
+      [ours, ["langchain_core", "messages", "constructor"]],
+      [ours, ["langchain_core", "__proto__", "constructor"]],
+      [ours, ["langchain_core", "messages", "coerceMessageLikeToMessage"]],
+    ] as const) {
+      const back = (await serde.loadsTyped("json", stored([...id]))) as { v: unknown };
+      expect(back.v).toEqual({ lc: 1, type: "constructor", id, kwargs: { content: "hi" } });
+    }
+    expect({ Object: Object.name, Array: Array.name, HumanMessage: HumanMessage.name }).toEqual(names);
+  });
+
+  it("by default constructs only data classes: no LangSmith client from stored arguments", async () => {
+    const id = ["langchain_core", "document_loaders", "langsmith", "LangSmithLoader"];
+    const back = (await ours.loadsTyped("json", stored(id, { clientConfig: { apiUrl: "http://attacker.invalid" }, datasetName: "x" }))) as { v: unknown };
+    expect(back.v).toEqual({ lc: 1, type: "constructor", id, kwargs: { clientConfig: { apiUrl: "http://attacker.invalid" }, datasetName: "x" } });
+  });
+
+  it("gives a \"__proto__\" key inside a stored message no prototype to reach", async () => {
+    const message = { lc: 1, type: "constructor", id: ["langchain_core", "messages", "AIMessage"], kwargs: { content: "x", additional_kwargs: JSON.parse('{"__proto__": {"isAdmin": true}}') } };
+    const back = (await ours.loadsTyped("json", JSON.stringify(message))) as AIMessage;
+    expect(back).toBeInstanceOf(AIMessage);
+    expect((back.additional_kwargs as Record<string, unknown>).isAdmin).toBeUndefined();
+    expect(Object.hasOwn(back.additional_kwargs, "__proto__")).toBe(true);
+  });
+
+  it("fails reading or writing a value nested too deeply with a typed error, and leaves no load() running", async () => {
+    let deep: Record<string, unknown> = { leaf: 1 };
+    for (let i = 0; i < 20_000; i += 1) deep = { a: deep };
+    await expect(ours.dumpsTyped(deep)).rejects.toBeInstanceOf(SerializationError);
+    // Written by the official serializer's JSON (no walk), with an unrevivable object beside it.
+    const text = `{"bad": ${JSON.stringify(LOOK_ALIKES["an unknown LangChain class"])}, "tree": ${'{"a":'.repeat(20_000)}1${"}".repeat(20_000)}}`;
+    await expect(ours.loadsTyped("json", text)).rejects.toBeInstanceOf(SerializationError);
+    // An unhandled rejection would fail this file: give one the time to surface.
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  });
+
+  it("keeps the classes LangGraph's serializer recognises when what they hold is escaped", async () => {
+    const snapshot = (await roundTrip(new DeltaSnapshot([LOOK_ALIKES["a LangChain message"]]))) as DeltaSnapshot;
+    expect(snapshot).toBeInstanceOf(DeltaSnapshot);
+    expect(snapshot.value).toEqual([LOOK_ALIKES["a LangChain message"]]);
+    const error = Object.assign(new Error("boom"), { details: LOOK_ALIKES["LangGraph's undefined"] });
+    expect(await roundTrip(error)).toEqual(await roundTrip(error, official));
+    expect(await roundTrip(error)).toBeInstanceOf(Error);
+  });
+
+  it("stores what toJSON() returns as JSON does: once, and itself when it returns itself", async () => {
+    class Self {
+      x = 1;
+      toJSON() {
+        return this;
+      }
+    }
+    class Twice {
+      constructor(readonly depth: number) {}
+      toJSON() {
+        return new Twice(this.depth + 1);
+      }
+    }
+    expect(await roundTrip({ self: new Self() })).toEqual({ self: { x: 1 } });
+    expect(await roundTrip({ twice: new Twice(0) })).toEqual(await roundTrip({ twice: new Twice(0) }, official));
+  });
+});
+
 describe("what the official serializer sees of escaped values", () => {
   it("reads them as inert plain wrappers: no revival, no error", async () => {
     for (const shape of Object.values(LOOK_ALIKES)) {
       const [, bytes] = await ours.dumpsTyped({ value: shape });
       const seen = (await official.loadsTyped("json", bytes)) as { value: Record<string, unknown> };
-      if (shape.lc === 1 || shape.lc === 2) {
-        expect(seen.value).toEqual({ __lc_plain__: { ...shape, lc: String(shape.lc) } });
-      }
+      if (shape.lc === 1 || shape.lc === 2 || shape.lg_name === "Send") expect(seen.value).toEqual({ __lc_plain__: Object.entries(shape) });
     }
   });
 });

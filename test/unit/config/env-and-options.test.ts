@@ -75,7 +75,10 @@ describe("environment variables", () => {
   });
 
   it("choose what is revived: an allow-list of class paths, and what an unrevivable object does", () => {
-    expect(resolveOptions(undefined).revive).toEqual({ allow: [["langchain_core"]], unrevivable: "throw" });
+    expect(resolveOptions(undefined).revive).toEqual({
+      allow: [["langchain_core", "messages"], ["langchain_core", "documents"], ["langchain_core", "prompt_values"], ["langchain_core", "outputs"]],
+      unrevivable: "throw",
+    });
     const fromEnv = optionsFromEnv({
       LANGGRAPH_CHECKPOINT_REVIVE_ALLOW: " langchain_core.messages , langchain_core.prompt_values.StringPromptValue ",
       LANGGRAPH_CHECKPOINT_UNREVIVABLE: "plain",
