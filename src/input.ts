@@ -68,6 +68,20 @@ export function requirePlainObject(value: unknown, what: string, operation: stri
   return value as Record<string, unknown>;
 }
 
+/**
+ * Checkpoint metadata. Its top level is stored as it is (Postgres queries and
+ * `list()` filters match its keys), so one shaped like LangGraph's `Send`
+ * (`lg_name: "Send"`), which LangGraph's serializer would rewrite into
+ * `{ node, args }` and lose, is refused instead.
+ */
+export function requireMetadata(value: unknown, operation: string): Record<string, unknown> {
+  const metadata = requirePlainObject(value, "metadata", operation);
+  if (metadata.lg_name === "Send") {
+    throw new InvalidInputError(`${operation}: metadata must not have lg_name "Send" at its top level: LangGraph's serializer would rewrite it as a Send and lose the rest`);
+  }
+  return metadata;
+}
+
 export interface ListQuery {
   threadId: string | null;
   ns: string | null;

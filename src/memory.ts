@@ -12,7 +12,7 @@ import type { HealthReport } from "./connection/health.js";
 import { Instrumentation, targetOf, textOrUndefined } from "./observe/instrument.js";
 import { CheckpointMetrics, type MetricSource } from "./observe/metrics.js";
 import { type ObservabilityOptions, resolveObservability } from "./config/observability.js";
-import { requireKey } from "./input.js";
+import { requireKey, requireMetadata } from "./input.js";
 import { nextChannelVersion } from "./codec/versions.js";
 import { serializerFor } from "./codec/serializer.js";
 import { locateUnreadable } from "./codec/memory-locations.js";
@@ -114,7 +114,11 @@ export class MemoryCheckpointer extends MemorySaver {
 
   override put(config: RunnableConfig, checkpoint: Checkpoint, metadata: CheckpointMetadata): Promise<RunnableConfig> {
     const target = { ...targetOf(config), checkpointId: textOrUndefined((checkpoint as { id?: unknown } | undefined)?.id) };
-    return this.instrumentation.run("put", target, () => super.put(config, checkpoint, metadata));
+    return this.instrumentation.run("put", target, () => {
+      // As PostgresSaver refuses it; anything else MemorySaver takes as it always did.
+      if (typeof metadata === "object" && metadata !== null) requireMetadata(metadata, "put");
+      return super.put(config, checkpoint, metadata);
+    });
   }
 
   override putWrites(config: RunnableConfig, writes: PendingWrite[], taskId: string, taskPath?: string): Promise<void> {

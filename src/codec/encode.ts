@@ -12,7 +12,7 @@ import { crc32, deltaPrefix, deltaType } from "./delta.js";
 import { CheckpointerError, InvalidInputError, PayloadTooLargeError, SerializationError } from "../errors.js";
 import { prepareForJson } from "./guard.js";
 import type { SafeJsonPlusSerializer } from "./serializer.js";
-import { requireKey, requirePlainObject } from "../input.js";
+import { requireKey, requireMetadata, requirePlainObject } from "../input.js";
 import { hasEscapedNul, toStorableJson } from "./metadata.js";
 import type { OperationStats } from "../observe/instrument.js";
 import { type PackedBlobs, packBlobs } from "./packing.js";
@@ -149,7 +149,7 @@ export class Encoder {
   }
 
   private async metadata(metadata: unknown, operation: string): Promise<string> {
-    requirePlainObject(metadata, "metadata", operation);
+    requireMetadata(metadata, operation);
     // Its top level is never wrapped: Postgres queries and list() filters match its keys.
     const [type, bytes] = await this.dump(metadata, "metadata", true);
     if (type !== "json") {

@@ -29,19 +29,33 @@ import { define, needsWrapping, wrap } from "./plain-data.js";
 export interface WalkSettings {
   strict: boolean;
   escape: boolean;
+  /**
+   * Also wrap objects whose `lg_name` is "Send". Off inside what a `toJSON()`
+   * returns: `Command.toJSON()` writes its `Send`s in that shape, and
+   * LangGraph's serializer must rewrite those.
+   */
+  sendShapes?: boolean;
 }
 
 const STRICT_ONLY: WalkSettings = { strict: true, escape: false };
 
+/** How the root of a walk is treated. */
+type Root =
+  /** Any value. */
+  | "value"
+  /** What a `toJSON()` returned: JSON.stringify does not call `toJSON()` on it again. */
+  | "toJSON result"
+  /** Metadata: never wrapped itself (Postgres queries and filters match its keys), only what it holds. */
+  | "plain";
+
 /**
  * `value` as it should be serialized; throws SerializationError (strict)
  * naming the path from `where`. `plainRoot`: the value itself is never
- * wrapped, only what it holds (metadata, whose top-level keys Postgres
- * queries and filters match).
+ * wrapped, only what it holds (metadata).
  */
 export function prepareForJson(value: unknown, where: string, settings: WalkSettings, plainRoot = false): unknown {
   try {
-    return walk(value, new Set(), true, settings, plainRoot);
+    return walk(value, new Set(), true, settings, plainRoot ? "plain" : "value");
   } catch (error) {
     if (error instanceof Refusal) {
       throw new SerializationError(
@@ -68,11 +82,8 @@ class Refusal extends Error {
   }
 }
 
-/**
- * @param plain whether `value` sits in plain data (a function there is data JSON drops)
- * @param ownForm `value` is a `toJSON()` result or the metadata root: stored as it is, never wrapped itself
- */
-function walk(value: unknown, ancestors: Set<object>, plain: boolean, settings: WalkSettings, ownForm = false): unknown {
+/** @param plain whether `value` sits in plain data (a function there is data JSON drops) */
+function walk(value: unknown, ancestors: Set<object>, plain: boolean, settings: WalkSettings, root: Root = "value"): unknown {
   switch (typeof value) {
     case "bigint":
       if (settings.strict) throw new Refusal("a BigInt, which JSON cannot represent (it would come back as an error string)");
@@ -97,12 +108,13 @@ function walk(value: unknown, ancestors: Set<object>, plain: boolean, settings: 
     return value;
   }
   ancestors.add(value);
-  const result = walkObject(value, ancestors, settings, ownForm);
+  const result = walkObject(value, ancestors, settings, root);
   ancestors.delete(value);
   return result;
 }
 
-function walkObject(value: object, ancestors: Set<object>, settings: WalkSettings, ownForm: boolean): unknown {
+/** An object's contents walked (one frame per level with `walk`, so deep values go as deep as they can). */
+function walkObject(value: object, ancestors: Set<object>, settings: WalkSettings, root: Root): unknown {
   if (Array.isArray(value)) {
     let copy: unknown[] | undefined;
     for (let i = 0; i < value.length; i += 1) {
@@ -121,26 +133,25 @@ function walkObject(value: object, ancestors: Set<object>, settings: WalkSetting
   const proto = Object.getPrototypeOf(value);
   const isPlain = proto === Object.prototype || proto === null;
   if (!isPlain) {
-    if (isSerializable(value) || value instanceof Error) {
-      // Serializable escapes what it holds in its toJSON(); an Error is stored as its message.
-      if (settings.strict) walkProperties(value, ancestors, false, STRICT_ONLY, proto);
+    if (isSerializable(value)) {
+      // Its toJSON() escapes what it holds; only the strict checks look inside.
+      if (settings.strict) walkProperties(value, ancestors, STRICT_ONLY);
       return value;
     }
-    if (!ownForm && typeof (value as { toJSON?: unknown }).toJSON === "function") {
+    if (root !== "toJSON result" && typeof (value as { toJSON?: unknown }).toJSON === "function") {
       const json = (value as { toJSON(): unknown }).toJSON();
       if (json !== value) {
-        // JSON.stringify calls toJSON() once: what it returns is stored as it is.
-        const prepared = walk(json, ancestors, true, settings, true);
+        // What JSON stores. Sends in it are LangGraph's own (Command.toJSON writes them so).
+        const inner = settings.sendShapes === false ? settings : { ...settings, sendShapes: false };
+        const prepared = walk(json, ancestors, true, inner, "toJSON result");
         return prepared === json ? value : prepared;
       }
+    } else if (value instanceof Error) {
+      // Stored as its message alone.
+      if (settings.strict) walkProperties(value, ancestors, STRICT_ONLY);
+      return value;
     }
   }
-  const object = walkProperties(value, ancestors, isPlain, settings, proto);
-  return settings.escape && !ownForm && needsWrapping(object) ? wrap(object) : object;
-}
-
-/** `value`'s own enumerable properties walked; a copy (same prototype) when one of them changed. */
-function walkProperties(value: object, ancestors: Set<object>, isPlain: boolean, settings: WalkSettings, proto: object | null): Record<string, unknown> {
   let copy: Record<string, unknown> | undefined;
   for (const key of Object.keys(value)) {
     const item = (value as Record<string, unknown>)[key];
@@ -150,12 +161,21 @@ function walkProperties(value: object, ancestors: Set<object>, isPlain: boolean,
     } catch (error) {
       throw at(error, `.${key}`);
     }
-    if (prepared !== item) {
-      copy ??= copyOf(value, proto);
-      define(copy, key, prepared);
+    if (prepared !== item) define((copy ??= copyOf(value, proto)), key, prepared);
+  }
+  const object = copy ?? (value as Record<string, unknown>);
+  return settings.escape && root !== "plain" && needsWrapping(object, settings.sendShapes !== false) ? wrap(object) : object;
+}
+
+/** Strict checks of `value`'s own enumerable properties (nothing is escaped there). */
+function walkProperties(value: object, ancestors: Set<object>, settings: WalkSettings): void {
+  for (const key of Object.keys(value)) {
+    try {
+      walk((value as Record<string, unknown>)[key], ancestors, false, settings);
+    } catch (error) {
+      throw at(error, `.${key}`);
     }
   }
-  return copy ?? (value as Record<string, unknown>);
 }
 
 /** A shallow copy with the same prototype; a "__proto__" key stays a key. */

@@ -53,9 +53,9 @@ export async function locateUnreadable(
 }
 
 /** The value deserialized, or the located error it fails with. */
-async function attempt(saver: MemorySaver, bytes: Uint8Array | string, where: StoredLocation): Promise<unknown> {
+async function attempt(saver: MemorySaver, bytes: Uint8Array | string | (() => string), where: StoredLocation): Promise<unknown> {
   try {
-    return await saver.serde.loadsTyped("json", bytes);
+    return await saver.serde.loadsTyped("json", typeof bytes === "function" ? bytes() : bytes);
   } catch (error) {
     return located(error, where);
   }
@@ -75,7 +75,7 @@ async function checkpointFailure(
   }
   for (const [channel, value] of Object.entries(document.channel_values ?? {})) {
     const where = { ...at, part: "value" as const, channel, version: String(document.channel_versions?.[channel] ?? "") };
-    const result = await attempt(saver, JSON.stringify(value), where);
+    const result = await attempt(saver, () => JSON.stringify(value), where);
     if (result instanceof SerializationError) return result;
   }
   return undefined;

@@ -11,30 +11,34 @@
  * as a message, as `undefined`, without its other keys, or make the whole
  * checkpoint unreadable. So such an object is stored as its entries:
  *
- *   {"lc": 1, "type": "constructor", ...}  →  {"__lc_plain__": [["lc", 1], ["type", "constructor"], ...]}
+ *   {"lc": 1, "type": "constructor", ...}  →  {"__lc_plain__": [{"k": "lc", "v": 1}, {"k": "type", "v": "constructor"}, ...]}
  *
  * and so is an object whose only key is the wrapper's, so that every stored
  * wrapper means exactly one thing. The entries' values are escaped the same
- * way, each on its own.
+ * way, each on its own; a function or symbol, which JSON drops from an
+ * object, is left out.
  *
  * Why this form: data without such objects (practically all of it) is stored
  * byte for byte as before; what is stored is inert to every reviver that
  * matches objects by their keys, LangGraph's official savers included (they
- * read it as the plain wrapper above rather than reviving it or failing);
- * and it needs no rule of its own for any key: the entries are the object.
+ * read it as the plain wrapper above rather than reviving it or failing); it
+ * needs no rule of its own for any key; and JSONB containment (`list()`
+ * metadata filters) keeps its meaning: each entry is an object, so a key
+ * never matches a value, and a filter giving some of the entries matches.
  */
 export const PLAIN_KEY = "__lc_plain__";
 
-/** Whether a plain object must be stored as its entries. */
-export function needsWrapping(object: Record<string, unknown>): boolean {
-  const lc = object.lc;
-  if (lc === 1 || lc === 2 || object.lg_name === "Send") return true;
+/** Whether a plain object must be stored as its entries (`sendShape`: also when LangGraph would rewrite it as a Send). */
+export function needsWrapping(object: Record<string, unknown>, sendShape = true): boolean {
+  const lc = object.lc instanceof Number ? object.lc.valueOf() : object.lc;
+  if (lc === 1 || lc === 2 || (sendShape && object.lg_name === "Send")) return true;
   return Object.hasOwn(object, PLAIN_KEY) && Object.keys(object).length === 1;
 }
 
 /** The stored form of an object that `needsWrapping` (its values already escaped). */
 export function wrap(object: Record<string, unknown>): Record<string, unknown> {
-  return { [PLAIN_KEY]: Object.entries(object) };
+  const entries = Object.entries(object).filter(([, v]) => typeof v !== "function" && typeof v !== "symbol");
+  return { [PLAIN_KEY]: entries.map(([k, v]) => ({ k, v })) };
 }
 
 /** The entries a stored wrapper holds, or undefined when `object` is not one. */
@@ -42,10 +46,14 @@ export function wrapped(object: Record<string, unknown>): Array<[string, unknown
   if (!Object.hasOwn(object, PLAIN_KEY) || Object.keys(object).length !== 1) return undefined;
   const entries = object[PLAIN_KEY];
   if (!Array.isArray(entries)) return undefined;
+  const pairs: Array<[string, unknown]> = [];
   for (const entry of entries) {
-    if (!Array.isArray(entry) || entry.length !== 2 || typeof entry[0] !== "string") return undefined;
+    if (entry === null || typeof entry !== "object" || Array.isArray(entry)) return undefined;
+    const { k } = entry as { k?: unknown };
+    if (typeof k !== "string" || !Object.hasOwn(entry, "v") || Object.keys(entry).length !== 2) return undefined;
+    pairs.push([k, (entry as { v: unknown }).v]);
   }
-  return entries as Array<[string, unknown]>;
+  return pairs;
 }
 
 /** An object from entries; a "__proto__" key stays a key instead of setting the prototype. */

@@ -48,5 +48,10 @@ export const UNREVIVABLE = {
   secret: { lc: 1, type: "constructor", id: ["langchain_core", "messages", "HumanMessage"], kwargs: { content: { lc: 1, type: "secret", id: ["HOME"] } } },
 };
 
+/** How an object is stored when it must be wrapped (its values already in their stored form). */
+export function storedForm(object: Record<string, unknown>): Record<string, unknown> {
+  return { __lc_plain__: Object.entries(object).map(([k, v]) => ({ k, v })) };
+}
+
 /** Serializes as JsonPlusSerializer always did (no escaping): rows written before this package escaped look-alikes. */
 export class LegacySerializer extends JsonPlusSerializer {}

@@ -2,9 +2,9 @@ import { AIMessage, HumanMessage, ToolMessage } from "@langchain/core/messages";
 import { PostgresSaver as OfficialSaver } from "@langchain/langgraph-checkpoint-postgres";
 import { Annotation, type BaseCheckpointSaver, Command, END, MessagesAnnotation, START, StateGraph, interrupt } from "@langchain/langgraph";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { MemoryCheckpointer, PostgresSaver, SerializationError, UnrevivableError } from "../../../src/index.js";
+import { InvalidInputError, MemoryCheckpointer, PostgresSaver, SerializationError, UnrevivableError } from "../../../src/index.js";
 import { checkpointWith, loopMetadata, metadataWith, threadId, versionsOf } from "../../support/fixtures.js";
-import { LOOK_ALIKES, LegacySerializer, UNREVIVABLE, everyShape, messageSafeShapes } from "../../support/look-alikes.js";
+import { LOOK_ALIKES, LegacySerializer, UNREVIVABLE, everyShape, messageSafeShapes, storedForm } from "../../support/look-alikes.js";
 import { useSaver } from "../../support/saver.js";
 
 /**
@@ -143,6 +143,31 @@ describe.each(backends)("%s: metadata whose top level looks alike", (_name, save
   });
 });
 
+describe("metadata filters on objects stored as entries", () => {
+  it("match the same objects a filter on plain metadata would, and refuse a Send-shaped top level", async () => {
+    const thread = threadId("filters");
+    const checkpoint = checkpointWith({ a: 1 });
+    await compacted.put({ configurable: { thread_id: thread, checkpoint_ns: "" } }, checkpoint, metadataWith({ user: { lc: 2, name: "bob", tier: 1 } }), versionsOf(checkpoint));
+    const matches = async (filter: Record<string, unknown>) =>
+      (await collect(compacted.list({ configurable: { thread_id: thread } }, { filter }))).length;
+    expect(await matches({ user: { lc: 2, name: "bob", tier: 1 } })).toBe(1);
+    expect(await matches({ user: { lc: 2, name: "bob" } })).toBe(1);
+    // A key never matches a value, nor a value a key.
+    expect(await matches({ user: { lc: 2, bob: "name" } })).toBe(0);
+    expect(await matches({ user: { lc: 2, name: "tier" } })).toBe(0);
+    expect(await matches({ user: { lc: 1, name: "bob" } })).toBe(0);
+
+    for (const saver of [compacted, new MemoryCheckpointer()]) {
+      const sendShaped = threadId("send-metadata");
+      const refused = await saver
+        .put({ configurable: { thread_id: sendShaped, checkpoint_ns: "" } }, checkpointWith({ a: 1 }), metadataWith({ lg_name: "Send", node: "x" }), { a: 1 })
+        .catch((e: unknown) => e);
+      expect(refused).toBeInstanceOf(InvalidInputError);
+      expect(await saver.getTuple({ configurable: { thread_id: sendShaped } })).toBeUndefined();
+    }
+  });
+});
+
 describe("rows stored before escaping, or by another saver", () => {
   /** A thread whose value, write and metadata hold `stored`, as the official serializer stores it. */
   async function legacyThread(stored: unknown) {
@@ -240,13 +265,13 @@ describe("switching back: the official saver reads what this one wrote with comp
     const tuple = await new OfficialSaver(env.pool).getTuple(config);
     const messages = tuple?.checkpoint.channel_values.messages as unknown[];
     expect(messages.map((m) => m?.constructor.name)).toEqual(["HumanMessage", "AIMessage"]);
-    const wrapped = (shape: Record<string, unknown>) => ({ __lc_plain__: Object.entries(shape) });
+    const wrapped = storedForm;
     for (const seen of [
       tuple?.checkpoint.channel_values.shapes, (tuple?.metadata as Record<string, unknown>).shapes, tuple?.pendingWrites?.[0]?.[2],
     ] as Array<Record<string, unknown>>) {
       expect(seen["a foreign class"]).toEqual(wrapped(LOOK_ALIKES["a foreign class"]!));
       expect(seen["LangGraph's undefined"]).toEqual(wrapped(LOOK_ALIKES["LangGraph's undefined"]!));
-      expect(seen["this package's wrapper"]).toEqual({ __lc_plain__: Object.entries(LOOK_ALIKES["this package's wrapper"]!) });
+      expect(seen["this package's wrapper"]).toEqual(storedForm(LOOK_ALIKES["this package's wrapper"]!));
       // Only the object whose lc is a number is wrapped, however deep.
       expect(seen["LangChain's escape"]).toEqual({ __lc_escaped__: wrapped(LOOK_ALIKES["LangChain's escape"]!.__lc_escaped__ as Record<string, unknown>) });
     }

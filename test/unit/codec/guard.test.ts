@@ -2,6 +2,7 @@ import { AIMessage, HumanMessage } from "@langchain/core/messages";
 import { describe, expect, it } from "vitest";
 import { SerializationError } from "../../../src/errors.js";
 import { assertFaithfullySerializable, prepareForJson } from "../../../src/codec/guard.js";
+import { storedForm } from "../../support/look-alikes.js";
 
 const ok = (v: unknown) => expect(() => assertFaithfullySerializable(v, "value")).not.toThrow();
 const refused = (v: unknown, path: RegExp) => {
@@ -62,8 +63,8 @@ describe("escaping look-alike data in the same walk", () => {
     const escaped = escape(value) as typeof value;
     expect(escaped).not.toBe(value);
     expect(escaped.keep).toBe(value.keep);
-    expect(escaped.list[1]).toEqual({ __lc_plain__: Object.entries(lookAlike) });
-    expect((escaped.map as Map<string, unknown>).get("k")).toEqual({ __lc_plain__: Object.entries(lookAlike) });
+    expect(escaped.list[1]).toEqual(storedForm(lookAlike));
+    expect((escaped.map as Map<string, unknown>).get("k")).toEqual(storedForm(lookAlike));
     expect(value.list[1]).toBe(lookAlike);
     expect(lookAlike.lc).toBe(1);
   });

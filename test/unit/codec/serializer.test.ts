@@ -2,14 +2,14 @@ import { Document } from "@langchain/core/documents";
 import { StringPromptValue } from "@langchain/core/prompt_values";
 import { AIMessage, HumanMessage, ToolMessage } from "@langchain/core/messages";
 import { DeltaSnapshot, JsonPlusSerializer } from "@langchain/langgraph-checkpoint";
-import { Send } from "@langchain/langgraph";
+import { Command, Send } from "@langchain/langgraph";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { SafeJsonPlusSerializer } from "../../../src/codec/serializer.js";
 import { UnrevivableError } from "../../../src/codec/reviver.js";
 import { SerializationError } from "../../../src/errors.js";
 import { InvalidOptionsError } from "../../../src/errors.js";
-import { LOOK_ALIKES } from "../../support/look-alikes.js";
+import { LOOK_ALIKES, storedForm } from "../../support/look-alikes.js";
 
 const ours = new SafeJsonPlusSerializer();
 const official = new JsonPlusSerializer();
@@ -258,6 +258,43 @@ describe("SafeJsonPlusSerializer: hostile stored data", () => {
     expect(await roundTrip(error)).toBeInstanceOf(Error);
   });
 
+  it("escapes what a toJSON() returns, an Error's own toJSON() included; LangGraph's Sends inside a Command stay Sends", async () => {
+    class Holder {
+      constructor(readonly json: unknown) {}
+      toJSON() {
+        return this.json;
+      }
+    }
+    class ToolError extends Error {
+      constructor(readonly body: unknown) {
+        super("tool failed");
+      }
+      toJSON() {
+        return { message: this.message, body: this.body };
+      }
+    }
+    // A Send-shaped object in what a toJSON() returns is taken for one of LangGraph's own, as Command.toJSON() writes them.
+    for (const shape of Object.values(LOOK_ALIKES).filter((shape) => shape.lg_name !== "Send")) {
+      expect(await roundTrip({ held: new Holder(shape) })).toEqual({ held: shape });
+      expect(await roundTrip({ error: new ToolError(shape) })).toEqual({ error: { message: "tool failed", body: shape } });
+    }
+    const command = new Command({ goto: [new Send("tool", { q: 1 })], update: { a: 1 } });
+    expect(text((await ours.dumpsTyped({ command }))[1])).toBe(text((await official.dumpsTyped({ command }))[1]));
+  });
+
+  it("leaves out what JSON drops from an object it wraps, and wraps a boxed lc", async () => {
+    class Widget {
+      lc = 2;
+      name = "w";
+      onChange = () => undefined;
+    }
+    expect(await roundTrip({ widget: new Widget() })).toEqual({ widget: { lc: 2, name: "w" } });
+    const boxed = { lc: Object(1) as number, type: "constructor", id: ["langchain_core", "messages", "HumanMessage"], kwargs: { content: "x" } };
+    const back = (await roundTrip({ boxed })) as { boxed: Record<string, unknown> };
+    expect(back.boxed).not.toBeInstanceOf(HumanMessage);
+    expect(back.boxed).toEqual({ ...boxed, lc: 1 });
+  });
+
   it("stores what toJSON() returns as JSON does: once, and itself when it returns itself", async () => {
     class Self {
       x = 1;
@@ -281,7 +318,7 @@ describe("what the official serializer sees of escaped values", () => {
     for (const shape of Object.values(LOOK_ALIKES)) {
       const [, bytes] = await ours.dumpsTyped({ value: shape });
       const seen = (await official.loadsTyped("json", bytes)) as { value: Record<string, unknown> };
-      if (shape.lc === 1 || shape.lc === 2 || shape.lg_name === "Send") expect(seen.value).toEqual({ __lc_plain__: Object.entries(shape) });
+      if (shape.lc === 1 || shape.lc === 2 || shape.lg_name === "Send") expect(seen.value).toEqual(storedForm(shape));
     }
   });
 });
