@@ -14,6 +14,7 @@ export type CheckpointerErrorCode =
   | "POOL_EXHAUSTED"
   | "PAYLOAD_TOO_LARGE"
   | "THREAD_NOT_FOUND"
+  | "THREAD_EXISTS"
   | "CLOSED";
 
 export class CheckpointerError extends Error {
@@ -142,6 +143,16 @@ export class ThreadNotFoundError extends CheckpointerError {
 
   constructor(operation: string, threadId: string) {
     super("THREAD_NOT_FOUND", `${operation}: no checkpoints found for thread ${JSON.stringify(threadId)}`);
+    this.threadId = threadId;
+  }
+}
+
+/** An operation that creates a thread (`copyThread`) found it already has checkpoints; nothing was written. */
+export class ThreadExistsError extends CheckpointerError {
+  readonly threadId: string;
+
+  constructor(operation: string, threadId: string) {
+    super("THREAD_EXISTS", `${operation}: thread ${JSON.stringify(threadId)} already has checkpoints`);
     this.threadId = threadId;
   }
 }

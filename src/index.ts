@@ -1,7 +1,8 @@
 export { PostgresSaver } from "./saver.js";
 export { MemoryCheckpointer } from "./memory.js";
 export type { MemoryCheckpointerOptions } from "./memory.js";
-export type { PruneCounts, PruneOptions, PruneProgress, PruneResult, RetentionOptions } from "./config/retention.js";
+export type { PruneCounts, PruneOptions, PruneProgress, PruneResult, PruneStrategy, RetentionOptions } from "./config/retention.js";
+export type { CopyResult } from "./transfer/postgres.js";
 export { EXPORT_FORMAT, EXPORT_VERSION } from "./transfer/document.js";
 export type { ExportedBlob, ExportedCheckpoint, ExportedWrite, ImportResult, ThreadExport } from "./transfer/document.js";
 export { createCheckpointer } from "./factory.js";
@@ -27,6 +28,7 @@ export {
   PayloadTooLargeError,
   PoolExhaustedError,
   SerializationError,
+  ThreadExistsError,
   ThreadNotFoundError,
 } from "./errors.js";
 export type { CheckpointerErrorCode, StoredLocation } from "./errors.js";

@@ -82,6 +82,19 @@ export function requireMetadata(value: unknown, operation: string): Record<strin
   return metadata;
 }
 
+/** `copyThread()`'s source and target: two different thread ids. */
+export function copyThreadIds(source: unknown, target: unknown): [string, string] {
+  const ids: [string, string] = [requireKey(source, "sourceThreadId", "copyThread"), requireKey(target, "targetThreadId", "copyThread")];
+  if (ids[0] === ids[1]) throw new InvalidInputError("copyThread: the target thread must differ from the source");
+  return ids;
+}
+
+/** `deleteForRuns()`'s run ids: non-empty strings, each once. */
+export function requireRunIds(value: unknown, operation: string): string[] {
+  if (!Array.isArray(value)) throw new InvalidInputError(`${operation}: runIds must be an array of run ids, got ${describe(value)}`);
+  return [...new Set(value.map((id, i) => requireKey(id, `runIds[${i}]`, operation)))];
+}
+
 export interface ListQuery {
   threadId: string | null;
   ns: string | null;

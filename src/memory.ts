@@ -12,17 +12,25 @@ import type { HealthReport } from "./connection/health.js";
 import { Instrumentation, targetOf, textOrUndefined } from "./observe/instrument.js";
 import { CheckpointMetrics, type MetricSource } from "./observe/metrics.js";
 import { type ObservabilityOptions, resolveObservability } from "./config/observability.js";
-import { requireKey, requireMetadata } from "./input.js";
+import { copyThreadIds, requireKey, requireMetadata, requireRunIds } from "./input.js";
 import { nextChannelVersion } from "./codec/versions.js";
 import { serializerFor } from "./codec/serializer.js";
 import { locateUnreadable } from "./codec/memory-locations.js";
 import { SerializationError } from "./errors.js";
 import type { ReviveOptions } from "./config/revive.js";
-import { type PruneOptions, type PruneResult, type RetentionOptions, resolvePrune, resolveRetention } from "./config/retention.js";
-import { pruneMemory } from "./retention/prune-memory.js";
+import {
+  type PruneCounts,
+  type PruneOptions,
+  type PruneResult,
+  type RetentionOptions,
+  pruneArguments,
+  resolvePrune,
+  resolveRetention,
+} from "./config/retention.js";
+import { deleteRunsMemory, pruneMemory } from "./retention/prune-memory.js";
 import { type RetentionSchedule, startRetention } from "./retention/schedule.js";
 import { type ImportResult, type ThreadExport, threadIdOf } from "./transfer/document.js";
-import { exportMemory, importMemory } from "./transfer/memory.js";
+import { copyMemory, exportMemory, importMemory } from "./transfer/memory.js";
 
 export interface MemoryCheckpointerOptions extends ObservabilityOptions {
   /** Prune on a timer, as `PostgresSaver`'s `retention`. @default false */
@@ -147,12 +155,31 @@ export class MemoryCheckpointer extends MemorySaver {
   }
 
   /** As `PostgresSaver.prune()`; values live inside checkpoints here, so `blobs` is always 0. */
-  prune(options: PruneOptions): Promise<PruneResult> {
+  prune(options: PruneOptions | readonly string[], more?: Omit<PruneOptions, "threadIds">): Promise<PruneResult> {
     return this.instrumentation.run("prune", {}, async (stats) => {
-      const result = await pruneMemory(this, resolvePrune(options));
+      const result = await pruneMemory(this, resolvePrune(pruneArguments(options, more)));
       stats.rows = result.checkpoints + result.writes;
       if (!result.dryRun) this.instrumentation.pruned(result);
       return result;
+    });
+  }
+
+  /** As `PostgresSaver.deleteForRuns()` (`blobs` is always 0: values live inside checkpoints here). */
+  deleteForRuns(runIds: readonly string[]): Promise<PruneCounts> {
+    return this.instrumentation.run("deleteForRuns", {}, async (stats) => {
+      const removed = await deleteRunsMemory(this, requireRunIds(runIds, "deleteForRuns"));
+      stats.rows = removed.checkpoints + removed.writes;
+      this.instrumentation.pruned(removed);
+      return removed;
+    });
+  }
+
+  /** As `PostgresSaver.copyThread()`: the copy appears whole, or not at all. */
+  copyThread(sourceThreadId: string, targetThreadId: string): Promise<{ checkpoints: number; blobs: number; writes: number }> {
+    return this.instrumentation.run("copyThread", { threadId: textOrUndefined(sourceThreadId) }, async (stats) => {
+      const copied = copyMemory(this, ...copyThreadIds(sourceThreadId, targetThreadId));
+      stats.rows = copied.checkpoints + copied.writes;
+      return copied;
     });
   }
 

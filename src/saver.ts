@@ -22,7 +22,7 @@ import {
 } from "./errors.js";
 import { Executor } from "./connection/executor.js";
 import { type HealthReport, HealthMonitor, healthStatus } from "./connection/health.js";
-import { type ListQuery, listQuery, namespaceOf, optionalKey, requireConfigurable, requireKey } from "./input.js";
+import { type ListQuery, copyThreadIds, listQuery, namespaceOf, optionalKey, requireConfigurable, requireKey, requireRunIds } from "./input.js";
 import { Instrumentation, type OperationStats, targetOf, textOrUndefined } from "./observe/instrument.js";
 import { CheckpointMetrics, type MetricSource } from "./observe/metrics.js";
 import { runMigrations } from "./schema/migrator.js";
@@ -36,11 +36,11 @@ import { nextChannelVersion } from "./codec/versions.js";
 import { attachLegacySends } from "./codec/legacy-sends.js";
 import type { DeltaHistoryRow, LegacySendsRow, Statements, TupleRow } from "./sql/index.js";
 import { Database, attachDatabase } from "./database.js";
-import { type PruneOptions, type PruneResult, resolvePrune } from "./config/retention.js";
-import { prunePostgres } from "./retention/prune.js";
+import { type PruneCounts, type PruneOptions, type PruneResult, pruneArguments, resolvePrune } from "./config/retention.js";
+import { deleteRunsPostgres, prunePostgres } from "./retention/prune.js";
 import { type RetentionSchedule, startRetention } from "./retention/schedule.js";
 import { type ImportResult, type ThreadExport, threadIdOf } from "./transfer/document.js";
-import { exportPostgres, importPostgres } from "./transfer/postgres.js";
+import { type CopyResult, copyPostgres, exportPostgres, importPostgres } from "./transfer/postgres.js";
 
 /**
  * LangGraph checkpointer on PostgreSQL. Drop-in for
@@ -316,9 +316,36 @@ export class PostgresSaver extends BaseCheckpointSaver {
    * Runs in bounded batches, each its own short transaction, while graphs
    * keep writing. Returns what was deleted (with `dryRun`: what would be).
    */
-  async prune(options: PruneOptions): Promise<PruneResult> {
+  async prune(options: PruneOptions | readonly string[], more?: Omit<PruneOptions, "threadIds">): Promise<PruneResult> {
     return this.instrumentation.run("prune", {}, (stats) =>
-      prunePostgres(this.database, resolvePrune(options), stats, (removed) => this.instrumentation.pruned(removed)));
+      prunePostgres(this.database, resolvePrune(pruneArguments(options, more)), stats, (removed) => this.instrumentation.pruned(removed)));
+  }
+
+  /**
+   * Deletes the checkpoints whose metadata `run_id` is one of `runIds` (the
+   * LangGraph Platform, and callers that record it, put it there), in every
+   * thread and namespace, with their pending writes and the values no
+   * remaining checkpoint names. What remains stays readable: a checkpoint
+   * another run wrote keeps the ancestors its delta channels replay (so those
+   * stay), and one whose parent went starts its history there. Runs in
+   * bounded batches, as `prune()`. Returns what was deleted.
+   */
+  async deleteForRuns(runIds: readonly string[]): Promise<PruneCounts> {
+    return this.instrumentation.run("deleteForRuns", {}, (stats) =>
+      deleteRunsPostgres(this.database, requireRunIds(runIds, "deleteForRuns"), stats, (removed) => this.instrumentation.pruned(removed)));
+  }
+
+  /**
+   * Copies thread `sourceThreadId` whole (every namespace, checkpoint, value
+   * and pending write, under the same checkpoint ids) to `targetThreadId`,
+   * in one statement: all of it or nothing. Throws `ThreadExistsError` when
+   * the target has checkpoints, `ThreadNotFoundError` when the source has none.
+   */
+  async copyThread(sourceThreadId: string, targetThreadId: string): Promise<CopyResult> {
+    return this.instrumentation.run("copyThread", { threadId: textOrUndefined(sourceThreadId) }, (stats) => {
+      const [source, target] = copyThreadIds(sourceThreadId, targetThreadId);
+      return copyPostgres(this.database, source, target, stats);
+    });
   }
 
   /**

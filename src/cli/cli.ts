@@ -76,7 +76,7 @@ async function report(io: Io, error: unknown, passwords: readonly string[]): Pro
 function exitCodeOf(error: unknown): number {
   if (error instanceof InputError) return EXIT.usage;
   if (error instanceof CheckpointerError) {
-    return ["INVALID_INPUT", "INVALID_OPTIONS", "THREAD_NOT_FOUND"].includes(error.code) ? EXIT.usage : EXIT.failed;
+    return ["INVALID_INPUT", "INVALID_OPTIONS", "THREAD_NOT_FOUND", "THREAD_EXISTS"].includes(error.code) ? EXIT.usage : EXIT.failed;
   }
   return EXIT.failed;
 }

@@ -2,8 +2,17 @@ import { definedOnly, describe } from "./checks.js";
 import { parseDuration } from "./duration.js";
 import { InvalidInputError, InvalidOptionsError } from "../errors.js";
 
-/** What `prune()` removes. At least one of `keepLast` and `olderThan` is required. */
+/**
+ * What `prune()` removes. At least one of `keepLast`, `olderThan` and
+ * `strategy` is required.
+ */
 export interface PruneOptions {
+  /**
+   * LangGraph Python's names (`prune(thread_ids, strategy=...)`), over
+   * `threadIds`: `"keep_latest"` is `keepLast: 1`; `"delete"` deletes those
+   * threads whole (it needs `threadIds`). Not combined with `keepLast` or `olderThan`.
+   */
+  strategy?: PruneStrategy;
   /**
    * Keep the newest N checkpoints of every thread and namespace (at least 1),
    * plus the ancestors LangGraph's delta channels need to rebuild their
@@ -38,6 +47,8 @@ export interface PruneOptions {
    */
   onProgress?: (progress: PruneProgress) => void;
 }
+
+export type PruneStrategy = "keep_latest" | "delete";
 
 export interface PruneProgress {
   /** Threads looked at so far. */
@@ -98,6 +109,8 @@ export const RETENTION_DEFAULTS = {
 
 export interface ResolvedPrune {
   keepLast: number | undefined;
+  /** `strategy: "delete"`: `threadIds` go whole. */
+  deleteThreads?: boolean;
   olderThanMs: number | undefined;
   threadIds: string[] | undefined;
   dryRun: boolean;
@@ -112,13 +125,38 @@ export interface ResolvedPrune {
  */
 const MIN_NUMERIC_OLDER_THAN_MS = 1_000;
 
+/**
+ * `prune(options)`, or LangGraph Python's `prune(threadIds, { strategy })`
+ * (strategy "keep_latest" by default, as there), as one set of options.
+ */
+export function pruneArguments(
+  first: PruneOptions | readonly string[] | undefined,
+  more: Omit<PruneOptions, "threadIds"> | undefined,
+): PruneOptions | undefined {
+  if (!Array.isArray(first)) return first as PruneOptions | undefined;
+  const chosen = more?.strategy !== undefined || more?.keepLast !== undefined || more?.olderThan !== undefined;
+  return { ...(chosen ? {} : { strategy: "keep_latest" as const }), ...more, threadIds: first as readonly string[] };
+}
+
 /** `prune()`'s options, checked before anything touches the database. */
 export function resolvePrune(options: PruneOptions | undefined, operation = "prune"): ResolvedPrune {
   if (typeof options !== "object" || options === null || Array.isArray(options)) {
     throw new InvalidInputError(`${operation} needs options such as { keepLast: 20 } or { olderThan: "30d" }, got ${describe(options)}`);
   }
-  const { keepLast, olderThan, threadIds, dryRun, batchSize, onProgress } = options;
-  if (keepLast === undefined && olderThan === undefined) {
+  const { strategy, olderThan, threadIds, dryRun, batchSize, onProgress } = options;
+  let keepLast = options.keepLast;
+  if (strategy !== undefined) {
+    if (strategy !== "keep_latest" && strategy !== "delete") {
+      throw new InvalidInputError(`${operation}: strategy must be "keep_latest" or "delete", got ${describe(strategy)}`);
+    }
+    if (keepLast !== undefined || olderThan !== undefined) {
+      throw new InvalidInputError(`${operation}: give strategy, or keepLast/olderThan, not both`);
+    }
+    if (strategy === "delete" && threadIds === undefined) {
+      throw new InvalidInputError(`${operation}: strategy "delete" deletes whole threads, so it needs threadIds`);
+    }
+    if (strategy === "keep_latest") keepLast = 1;
+  } else if (keepLast === undefined && olderThan === undefined) {
     throw new InvalidInputError(`${operation}: give keepLast, olderThan or both; without them there is nothing to prune`);
   }
   if (keepLast !== undefined && (!Number.isSafeInteger(keepLast) || keepLast < 1)) {
@@ -151,6 +189,7 @@ export function resolvePrune(options: PruneOptions | undefined, operation = "pru
   }
   return {
     keepLast,
+    deleteThreads: strategy === "delete",
     olderThanMs: olderThan === undefined ? undefined : parseDuration(olderThan, `${operation}: olderThan`),
     threadIds: threadIds === undefined ? undefined : [...new Set(threadIds)],
     dryRun: dryRun ?? false,

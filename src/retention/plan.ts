@@ -43,6 +43,15 @@ export interface PrunePlan {
  * @param keepLast how many of the newest to keep; 0 deletes them all.
  */
 export function planPrune(nodes: readonly CheckpointNode[], keepLast: number): PrunePlan {
+  return planKeeping(nodes, nodes.slice(0, keepLast).map((node) => node.id));
+}
+
+/**
+ * What deleting every checkpoint but `keep` may delete: `keep` stays, with
+ * every ancestor its delta channels and pending sends need (see above); the
+ * rest goes. `deleteForRuns` keeps what other runs wrote this way.
+ */
+export function planKeeping(nodes: readonly CheckpointNode[], keep: readonly string[]): PrunePlan {
   const byId = new Map(nodes.map((node) => [node.id, node]));
   const newestFirst = nodes.map((node) => node.id);
   const kept = new Set<string>();
@@ -50,7 +59,7 @@ export function planPrune(nodes: readonly CheckpointNode[], keepLast: number): P
   const walked = new Map<string, Set<string>>();
   const pending: Array<[node: CheckpointNode, channels: string[]]> = [];
 
-  const keep = (first: CheckpointNode): void => {
+  const keepWithSends = (first: CheckpointNode): void => {
     // A loop, not recursion: a chain of pre-v4 checkpoints can be as long as the thread.
     for (let node: CheckpointNode | undefined = first; node !== undefined && !kept.has(node.id);) {
       kept.add(node.id);
@@ -61,7 +70,10 @@ export function planPrune(nodes: readonly CheckpointNode[], keepLast: number): P
     }
   };
 
-  for (const id of newestFirst.slice(0, keepLast)) keep(byId.get(id)!);
+  for (const id of keep) {
+    const node = byId.get(id);
+    if (node !== undefined) keepWithSends(node);
+  }
   while (pending.length > 0) {
     const [child, channels] = pending.pop()!;
     let wanted = channels;
@@ -74,7 +86,7 @@ export function planPrune(nodes: readonly CheckpointNode[], keepLast: number): P
       wanted = wanted.filter((channel) => !seen.has(channel));
       for (const channel of wanted) seen.add(channel);
       if (wanted.length === 0) break;
-      keep(parent);
+      keepWithSends(parent);
       const seeded = new Set(parent.seeds);
       wanted = wanted.filter((channel) => !seeded.has(channel));
       parentId = parent.parentId;

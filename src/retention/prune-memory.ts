@@ -1,7 +1,7 @@
 import { type Checkpoint, type CheckpointMetadata, type MemorySaver, TASKS } from "@langchain/langgraph-checkpoint";
-import type { PruneResult, ResolvedPrune } from "../config/retention.js";
+import type { PruneCounts, PruneResult, ResolvedPrune } from "../config/retention.js";
 import { expiryCutoff, isExpired } from "./expiry.js";
-import { type CheckpointNode, planPrune } from "./plan.js";
+import { type CheckpointNode, planKeeping, planPrune } from "./plan.js";
 
 /**
  * `prune()` for LangGraph's `MemorySaver` storage, with the same rules as on
@@ -25,7 +25,9 @@ export async function pruneMemory(saver: MemorySaver, options: ResolvedPrune): P
       if (latest !== undefined && (newest === undefined || latest.id > newest.id)) newest = { id: latest.id, ts: latest.ts };
       if (options.keepLast !== undefined && nodes.length > options.keepLast) plans.set(ns, planPrune(nodes, options.keepLast));
     }
-    if (isExpired(newest?.ts, cutoff)) {
+    if (options.deleteThreads) {
+      removeThread(saver, threadId, options.dryRun, result);
+    } else if (isExpired(newest?.ts, cutoff)) {
       // A graph may have written to it while the plan was made (the awaits
       // above): then it was resumed, and is left alone, as on Postgres.
       if (newestId(saver, threadId) === newest!.id) removeThread(saver, threadId, options.dryRun, result);
@@ -36,6 +38,24 @@ export async function pruneMemory(saver: MemorySaver, options: ResolvedPrune): P
     options.onProgress?.({ threads: result.threads, removed: { checkpoints: result.checkpoints, writes: result.writes, blobs: 0 } });
   }
   return result;
+}
+
+/** `deleteForRuns()` for `MemorySaver` storage, with the same rules as on Postgres (`planKeeping`). */
+export async function deleteRunsMemory(saver: MemorySaver, runIds: readonly string[]): Promise<PruneCounts> {
+  const result: PruneResult = { dryRun: false, threads: 0, threadsDeleted: 0, checkpoints: 0, writes: 0, blobs: 0 };
+  if (runIds.length === 0) return { checkpoints: 0, writes: 0, blobs: 0 };
+  const doomedRuns = new Set(runIds);
+  for (const threadId of Object.keys(saver.storage).sort()) {
+    const plans = new Map<string, { doomed: string[]; orphaned: string[] }>();
+    for (const [ns, checkpoints] of Object.entries(saver.storage[threadId] ?? {})) {
+      const nodes = await skeleton(saver, threadId, ns, checkpoints);
+      if (!nodes.some((node) => node.runId !== null && doomedRuns.has(node.runId))) continue;
+      plans.set(ns, planKeeping(nodes, nodes.filter((node) => node.runId === null || !doomedRuns.has(node.runId)).map((node) => node.id)));
+    }
+    // The thread's deletions at once, after its plans are made, as prune() does.
+    for (const [ns, { doomed, orphaned }] of plans) remove(saver, threadId, ns, doomed, orphaned, false, result);
+  }
+  return { checkpoints: result.checkpoints, writes: result.writes, blobs: 0 };
 }
 
 type Stored = MemorySaver["storage"][string][string];
@@ -49,7 +69,12 @@ function newestId(saver: MemorySaver, threadId: string): string | undefined {
   return newest;
 }
 
-async function skeleton(saver: MemorySaver, threadId: string, ns: string, checkpoints: Stored): Promise<Array<CheckpointNode & { ts: unknown }>> {
+async function skeleton(
+  saver: MemorySaver,
+  threadId: string,
+  ns: string,
+  checkpoints: Stored,
+): Promise<Array<CheckpointNode & { ts: unknown; runId: string | null }>> {
   // MemorySaver picks the latest by sorting ids as strings; so does this.
   const ids = Object.keys(checkpoints).sort().reverse();
   return Promise.all(ids.map(async (id) => {
@@ -64,6 +89,7 @@ async function skeleton(saver: MemorySaver, threadId: string, ns: string, checkp
       id,
       parentId: parentId ?? null,
       ts: checkpoint.ts,
+      runId: typeof metadata?.run_id === "string" ? metadata.run_id : metadata?.run_id == null ? null : String(metadata.run_id),
       replays: typeof counters === "object" && counters !== null
         ? Object.keys(counters).filter((channel) => !versioned || Object.hasOwn(versions, channel))
         : [],

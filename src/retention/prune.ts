@@ -1,9 +1,9 @@
 import type { OperationStats } from "../observe/instrument.js";
 import type { ReferencedValuesRow, SkeletonRow, ThreadPageRow } from "../sql/retention.js";
 import type { Database } from "../database.js";
-import type { PruneCounts, PruneResult, ResolvedPrune } from "../config/retention.js";
+import { PRUNE_DEFAULTS, type PruneCounts, type PruneResult, type ResolvedPrune } from "../config/retention.js";
 import { expiryCutoff, isExpired } from "./expiry.js";
-import { type CheckpointNode, planPrune } from "./plan.js";
+import { type CheckpointNode, planKeeping, planPrune } from "./plan.js";
 
 /** Threads fetched per statement while scanning: a page is a few KiB and one round trip per 100 threads. */
 const THREAD_PAGE_SIZE = 100;
@@ -36,6 +36,28 @@ export async function prunePostgres(
   return run.result;
 }
 
+/**
+ * `deleteForRuns()` on Postgres: every checkpoint whose metadata `run_id` is
+ * one of `runIds`, with its writes, in every thread and namespace, except
+ * those a remaining checkpoint still needs (`planKeeping`: the ancestors its
+ * delta channels replay, a pre-v4 checkpoint's parent); then the values no
+ * remaining checkpoint names. A remaining checkpoint whose parent went starts
+ * its history there. Bounded batches, as `prune()`.
+ */
+export async function deleteRunsPostgres(
+  database: Database,
+  runIds: readonly string[],
+  stats: OperationStats,
+  onRemoved: (counts: PruneCounts) => void,
+): Promise<PruneCounts> {
+  const run = new PruneRun(database, {
+    keepLast: undefined, olderThanMs: undefined, threadIds: undefined, dryRun: false, batchSize: PRUNE_DEFAULTS.batchSize, onProgress: undefined,
+  }, stats, onRemoved, "deleteForRuns");
+  await run.runs(runIds);
+  const { checkpoints, writes, blobs } = run.result;
+  return { checkpoints, writes, blobs };
+}
+
 class PruneRun {
   readonly result: PruneResult;
   private readonly sql;
@@ -46,6 +68,8 @@ class PruneRun {
     private readonly options: ResolvedPrune,
     private readonly stats: OperationStats,
     private readonly onRemoved: (counts: PruneCounts) => void,
+    /** The operation its statements are counted under. */
+    private readonly operation = "prune",
   ) {
     this.sql = database.sql.retention;
     this.cutoff = expiryCutoff(options);
@@ -57,7 +81,8 @@ class PruneRun {
     let cursor: string | null = null;
     for (;;) {
       const page: ThreadPageRow[] = await this.query<ThreadPageRow>(this.sql.threadPage, [cursor, this.options.threadIds ?? null, THREAD_PAGE_SIZE]);
-      const expired = page.filter((thread) => isExpired(thread.newest_ts, this.cutoff));
+      // strategy "delete": every listed thread goes whole, as an expired one does.
+      const expired = this.options.deleteThreads ? page : page.filter((thread) => isExpired(thread.newest_ts, this.cutoff));
       await this.deleteWholeThreads(expired);
       for (const thread of page) {
         if (expired.includes(thread)) continue;
@@ -150,6 +175,24 @@ class PruneRun {
     this.result.threadsDeleted += 1;
   }
 
+  /** Deletes what the runs `runIds` wrote (see `deleteRunsPostgres`). */
+  async runs(runIds: readonly string[]): Promise<void> {
+    if (runIds.length === 0) return;
+    const doomedRuns = new Set(runIds);
+    const threads = await this.query<{ thread_id: string; namespaces: string[] }>(this.sql.threadsOfRuns, [runIds]);
+    for (const thread of threads) {
+      for (const ns of thread.namespaces) {
+        const nodes = await this.skeleton(thread.thread_id, ns);
+        const keep = nodes.filter((node) => node.runId === null || !doomedRuns.has(node.runId)).map((node) => node.id);
+        const { doomed, orphaned } = planKeeping(nodes, keep);
+        if (doomed.length === 0) continue;
+        await this.deleteCheckpoints(thread.thread_id, ns, doomed, orphaned, null);
+        await this.deleteUnreferencedBlobs(thread.thread_id, ns);
+      }
+      this.done(1);
+    }
+  }
+
   /** `keepLast` in every namespace of `thread` that has more checkpoints than that. */
   private async keepNewest(thread: ThreadPageRow): Promise<void> {
     const { keepLast, dryRun } = this.options;
@@ -169,10 +212,10 @@ class PruneRun {
     }
   }
 
-  private async skeleton(threadId: string, ns: string): Promise<CheckpointNode[]> {
+  private async skeleton(threadId: string, ns: string): Promise<Array<CheckpointNode & { runId: string | null }>> {
     const rows = await this.query<SkeletonRow>(this.sql.skeleton, [threadId, ns]);
     return rows.map((row) => ({
-      id: row.id, parentId: row.parent_id, replays: row.replays, seeds: row.seeds, sendsOnParent: row.sends_on_parent,
+      id: row.id, parentId: row.parent_id, replays: row.replays, seeds: row.seeds, sendsOnParent: row.sends_on_parent, runId: row.run_id,
     }));
   }
 
@@ -251,6 +294,6 @@ class PruneRun {
   }
 
   private query<Row>(text: string, values: unknown[]): Promise<Row[]> {
-    return this.database.query<Row>("prune", text, values, this.stats);
+    return this.database.query<Row>(this.operation, text, values, this.stats);
   }
 }

@@ -166,6 +166,35 @@ WHERE EXCLUDED.idx < 0`,
     /** The rows of one stored value and of its delta chain: $1 thread, $2 namespace, $3 channel, $4 version. */
     valueRows: `SELECT * FROM (${valueChain(t, "$1", "$2", "$3", "$4")}) value_rows ORDER BY hop`,
 
+    /**
+     * Copies thread $1 whole (every namespace, checkpoint, value and pending
+     * write, under the same ids) to thread $2, in one statement: all of it or
+     * nothing. Nothing is copied when $2 already has a checkpoint; `target_exists`
+     * says so. Counts what was copied.
+     */
+    copyThread: `
+WITH target AS (SELECT EXISTS (SELECT 1 FROM ${t.checkpoints} WHERE thread_id = $2) AS target_exists),
+     cps AS (
+  INSERT INTO ${t.checkpoints} (thread_id, checkpoint_ns, checkpoint_id, parent_checkpoint_id, type, checkpoint, metadata)
+  SELECT $2, checkpoint_ns, checkpoint_id, parent_checkpoint_id, type, checkpoint, metadata
+  FROM ${t.checkpoints} WHERE thread_id = $1 AND NOT (SELECT target_exists FROM target)
+  RETURNING 1
+), blobs AS (
+  INSERT INTO ${t.blobs} (thread_id, checkpoint_ns, channel, version, type, blob)
+  SELECT $2, checkpoint_ns, channel, version, type, blob
+  FROM ${t.blobs} WHERE thread_id = $1 AND NOT (SELECT target_exists FROM target)
+  RETURNING 1
+), writes AS (
+  INSERT INTO ${t.writes} (thread_id, checkpoint_ns, checkpoint_id, task_id, task_path, idx, channel, type, blob)
+  SELECT $2, checkpoint_ns, checkpoint_id, task_id, task_path, idx, channel, type, blob
+  FROM ${t.writes} WHERE thread_id = $1 AND NOT (SELECT target_exists FROM target)
+  RETURNING 1
+)
+SELECT (SELECT target_exists FROM target) AS target_exists,
+       (SELECT count(*) FROM cps)::int AS checkpoints,
+       (SELECT count(*) FROM blobs)::int AS blobs,
+       (SELECT count(*) FROM writes)::int AS writes`,
+
     deleteThread: `
 WITH deleted_blobs AS (DELETE FROM ${t.blobs} WHERE thread_id = $1),
      deleted_writes AS (DELETE FROM ${t.writes} WHERE thread_id = $1)

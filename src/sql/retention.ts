@@ -39,6 +39,18 @@ function withBases(t: Tables, name: string, from: string, threadId: string, ns: 
 export function buildRetentionStatements(t: Tables) {
   return {
     /**
+     * The threads, and their namespaces, with a checkpoint whose metadata
+     * `run_id` is one of $1 (`deleteForRuns`). Metadata has no index of its
+     * own (the official schema's), so this reads the table once.
+     */
+    threadsOfRuns: `
+SELECT thread_id, array_agg(DISTINCT checkpoint_ns ORDER BY checkpoint_ns) AS namespaces
+FROM ${t.checkpoints}
+WHERE metadata ->> 'run_id' = ANY ($1::text[])
+GROUP BY thread_id
+ORDER BY thread_id`,
+
+    /**
      * A page of threads in id order, with checkpoints per namespace and the
      * newest checkpoint (by id, as "latest" is picked everywhere) and its
      * timestamp. $1 last thread id of the previous page or NULL, $2 only
@@ -75,7 +87,7 @@ LIMIT $3`,
      */
     skeleton: `
 WITH c AS (
-  SELECT checkpoint_id, parent_checkpoint_id, checkpoint -> 'channel_versions' AS versions,
+  SELECT checkpoint_id, parent_checkpoint_id, checkpoint -> 'channel_versions' AS versions, metadata ->> 'run_id' AS run_id,
          CASE WHEN jsonb_typeof(metadata -> 'counters_since_delta_snapshot') = 'object'
               THEN metadata -> 'counters_since_delta_snapshot' ELSE '{}'::jsonb END AS counters,
          (metadata ->> 'delta_writes_versioned') IS NOT DISTINCT FROM 'true' AS versioned,
@@ -85,7 +97,7 @@ WITH c AS (
 ), delta AS (
   SELECT DISTINCT k.channel FROM c CROSS JOIN LATERAL jsonb_object_keys(c.counters) AS k(channel)
 )
-SELECT c.checkpoint_id AS id, c.parent_checkpoint_id AS parent_id,
+SELECT c.checkpoint_id AS id, c.parent_checkpoint_id AS parent_id, c.run_id,
        ARRAY(SELECT k.channel FROM jsonb_object_keys(c.counters) AS k(channel)
              WHERE NOT c.versioned OR c.versions ? k.channel) AS replays,
        ARRAY(SELECT d.channel FROM delta d
@@ -243,6 +255,8 @@ export interface ThreadPageRow {
 export interface SkeletonRow {
   id: string;
   parent_id: string | null;
+  /** The metadata's `run_id` (as text), when it has one. */
+  run_id: string | null;
   replays: string[];
   seeds: string[];
   sends_on_parent: boolean;

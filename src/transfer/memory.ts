@@ -1,7 +1,7 @@
 import type { Checkpoint, MemorySaver, SerializerProtocol } from "@langchain/langgraph-checkpoint";
 import { fromEntries, needsWrapping, wrap, wrapped } from "../codec/plain-data.js";
 import { SafeJsonPlusSerializer } from "../codec/serializer.js";
-import { InvalidInputError, ThreadNotFoundError } from "../errors.js";
+import { InvalidInputError, ThreadExistsError, ThreadNotFoundError } from "../errors.js";
 import {
   EXPORT_FORMAT,
   EXPORT_VERSION,
@@ -211,4 +211,43 @@ function compareKeys(a: readonly string[], b: readonly string[]): number {
 
 function base64(bytes: Uint8Array | null): string | null {
   return bytes === null ? null : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("base64");
+}
+
+/**
+ * `copyThread()` for `MemorySaver` storage: every namespace, checkpoint and
+ * pending write of `source`, under the same ids, stored at once. A target
+ * that has checkpoints is refused.
+ */
+export function copyMemory(saver: MemorySaver, source: string, target: string): { checkpoints: number; blobs: number; writes: number } {
+  reserved(source, "sourceThreadId");
+  reserved(target, "targetThreadId");
+  if (Object.values(saver.storage[target] ?? {}).some((checkpoints) => Object.keys(checkpoints).length > 0)) {
+    throw new ThreadExistsError("copyThread", target);
+  }
+  const namespaces = saver.storage[source];
+  const counts = { checkpoints: 0, blobs: 0, writes: 0 };
+  const copy = Object.create(null) as (typeof saver.storage)[string];
+  for (const [ns, checkpoints] of Object.entries(namespaces ?? {})) {
+    copy[ns] = Object.create(null) as (typeof copy)[string];
+    for (const [id, [checkpoint, metadata, parent]] of Object.entries(checkpoints)) {
+      copy[ns]![id] = [checkpoint.slice(), metadata.slice(), parent];
+      counts.checkpoints += 1;
+    }
+  }
+  if (counts.checkpoints === 0) throw new ThreadNotFoundError("copyThread", source);
+  const writes: Array<[string, (typeof saver.writes)[string]]> = [];
+  for (const [key, stored] of Object.entries(saver.writes)) {
+    const [thread, ns, checkpointId] = JSON.parse(key) as [string, string, string];
+    if (thread !== source) continue;
+    const entries = Object.create(null) as (typeof saver.writes)[string];
+    for (const [inner, [taskId, channel, bytes, taskPath]] of Object.entries(stored)) {
+      entries[inner] = [taskId, channel, bytes.slice(), taskPath];
+      counts.writes += 1;
+    }
+    writes.push([JSON.stringify([target, ns, checkpointId]), entries]);
+  }
+  // Nothing awaited: the copy appears whole.
+  saver.storage[target] = copy;
+  for (const [key, entries] of writes) saver.writes[key] = entries;
+  return counts;
 }

@@ -1,7 +1,7 @@
 import { compact, expand } from "../codec/compaction.js";
 import { unreadableDelta } from "../codec/decode.js";
 import { applyDelta, parseDeltaType } from "../codec/delta.js";
-import { InvalidInputError, PayloadTooLargeError, ThreadNotFoundError } from "../errors.js";
+import { InvalidInputError, PayloadTooLargeError, ThreadExistsError, ThreadNotFoundError } from "../errors.js";
 import { fromStoredJson, hasEscapedNul, toStorableJson } from "../codec/metadata.js";
 import type { OperationStats } from "../observe/instrument.js";
 import { packBlobs } from "../codec/packing.js";
@@ -279,4 +279,27 @@ function* chunks<T>(items: readonly T[], size: (item: T) => number): Generator<T
 /** Row tuples → one array per column. */
 function columns<T extends readonly unknown[]>(rows: readonly T[], width: number): unknown[][] {
   return Array.from({ length: width }, (_, i) => rows.map((row) => row[i]));
+}
+
+/** What `copyThread()` copied. */
+export interface CopyResult {
+  checkpoints: number;
+  blobs: number;
+  writes: number;
+}
+
+/**
+ * `copyThread()` on Postgres: one statement, so the target gets all of the
+ * source or nothing, values and writes under the same ids (delta chains and
+ * pending writes stay intact). A target that has checkpoints is refused.
+ */
+export async function copyPostgres(database: Database, source: string, target: string, stats: OperationStats): Promise<CopyResult> {
+  const [row] = await database.query<CopyResult & { target_exists: boolean }>(
+    "copyThread", database.sql.checkpoints.copyThread, [source, target], stats, true,
+  );
+  if (row!.target_exists) throw new ThreadExistsError("copyThread", target);
+  if (row!.checkpoints === 0) throw new ThreadNotFoundError("copyThread", source);
+  const { checkpoints, blobs, writes } = row!;
+  stats.rows = checkpoints + blobs + writes;
+  return { checkpoints, blobs, writes };
 }

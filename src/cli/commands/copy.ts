@@ -2,15 +2,15 @@ import { ThreadNotFoundError } from "../../errors.js";
 import { allThreadIds, countThreads, missingThreads } from "../../inspect/threads.js";
 import type { ThreadExport } from "../../transfer/document.js";
 import { UsageError } from "../args.js";
-import type { Command } from "../command.js";
+import type { Command, Context } from "../command.js";
 import { checkUrl, connect, withConnection } from "../connect.js";
 import { json, plural, table } from "../format.js";
 
 /** `copy --to <url>`: threads into another database or schema, e.g. off the official saver's. */
 export const copy: Command = {
   name: "copy",
-  usage: "--to URL [--to-schema NAME] [--thread ID ...]",
-  summary: "copy threads to another database or schema",
+  usage: "--to URL [--to-schema NAME] [--thread ID ...] | --thread ID --as NEW_ID",
+  summary: "copy threads to another database or schema, or one thread under a new id",
   details: `Copies threads (all of them by default, a page at a time; or each --thread) from the
 database given by --url/--schema to the one given by --to/--to-schema: runs setup on the
 target, then exports each thread from the source and imports it into the target, each thread
@@ -18,14 +18,21 @@ in one transaction. Rows already in the target are kept, so running it again cop
 is new. The source is only read and never migrated, so it may be a database the official
 @langchain/langgraph-checkpoint-postgres saver created. A progress bar on stderr when it is a
 terminal. A --thread the source does not have is an error (exit code 2), before anything is
-written.`,
+written.
+
+With --as, copies the one --thread under a new thread id in the same database and schema
+(saver.copyThread(): every namespace, checkpoint, value and pending write, in one statement). A
+new id that already has checkpoints is an error (exit code 2), and nothing is written.`,
   options: {
     to: { type: "string", value: "URL", help: "connection string of the target database (required)" },
     "to-schema": { type: "string", value: "NAME", help: "schema in the target (default: the source's schema)" },
     thread: { type: "string", multiple: true, value: "ID", help: "only this thread (repeat for more); default: every thread" },
+    as: { type: "string", value: "NEW_ID", help: "copy the one --thread under this id, in the same database" },
   },
   positionals: { min: 0, max: 0 },
   async run(context) {
+    const as = context.string("as");
+    if (as !== undefined) return copyAs(context, as);
     const to = context.string("to");
     if (to === undefined || to.trim() === "") throw new UsageError("copy needs --to URL, the target database");
     const target = { url: checkUrl(to, "--to"), schema: context.string("to-schema") ?? context.schema };
@@ -101,4 +108,25 @@ interface Counts {
   checkpoints: number;
   blobs: number;
   writes: number;
+}
+
+/** `copy --thread ID --as NEW_ID`: one thread under a new id, in the source database. */
+async function copyAs(context: Context, as: string): Promise<number> {
+  if (context.string("to") !== undefined || context.string("to-schema") !== undefined) {
+    throw new UsageError("--as copies within the source database: give --to/--to-schema, or --as, not both");
+  }
+  const only = [...new Set(context.strings("thread"))];
+  if (only.length !== 1 || only[0] === "") throw new UsageError("--as needs exactly one --thread, the thread to copy");
+  if (as === "") throw new UsageError("--as needs a thread id");
+  const source = only[0]!;
+  const copied = await withConnection(context, ({ saver }) => saver.copyThread(source, as));
+  if (context.json) {
+    await context.out(json({ source, target: as, copied }));
+    return 0;
+  }
+  await context.out(
+    `copied thread ${context.shown(source)} as ${context.shown(as)}: ${plural(copied.checkpoints, "checkpoint")}, ` +
+      `${plural(copied.blobs, "value")}, ${plural(copied.writes, "pending write")}\n`,
+  );
+  return 0;
 }

@@ -189,6 +189,28 @@ describe("copy", () => {
     expect(await countRows(env.pool, schema)).toEqual(await countRows(env.pool));
   });
 
+  it("--as copies one thread under a new id in the same database, where the graph resumes; an existing id is refused", async () => {
+    const [copied, mixed, many] = await Promise.all([
+      run("copy", "--thread", THREADS.tools, "--as", "tools-copy", "--json"),
+      run("copy", "--thread", THREADS.tools, "--as", "x", "--to", env.url()),
+      run("copy", "--as", "x"),
+    ]);
+    expect(copied.code).toBe(0);
+    const source = await countRows(env.pool, "public", THREADS.tools);
+    expect(parsed(copied)).toEqual({ source: THREADS.tools, target: "tools-copy", copied: source });
+    expect(await countRows(env.pool, "public", "tools-copy")).toEqual(source);
+    const refused = await run("copy", "--thread", THREADS.tools, "--as", "tools-copy");
+    expect([refused.code, refused.stderr]).toEqual([2, 'error: copyThread: thread "tools-copy" already has checkpoints\n']);
+    expect([mixed.code, many.code]).toEqual([2, 2]);
+    // The copy resumes without running again the tools its pending writes hold; the source stays as it was.
+    const before = await countRows(env.pool, "public", THREADS.tools);
+    const resumed = await resume(env.saver, "tools-copy");
+    const approved = Number(resumed.log.find((entry) => /^approval:\d+:yes$/.test(entry))?.split(":")[1]);
+    expect(approved).toBeGreaterThan(0);
+    expect(resumed.log.filter((entry) => /^tool:.*-(\d+)$/.test(entry) && Number(entry.split("-").at(-1)) <= approved)).toEqual([]);
+    expect(await countRows(env.pool, "public", THREADS.tools)).toEqual(before);
+  });
+
   it("copies a database the official saver wrote to a fresh one, where our saver resumes the graph", async () => {
     const source = await createDatabase();
     const target = await createDatabase();

@@ -39,7 +39,8 @@ afterAll(async () => {
 const BAD: Array<[string, unknown, RegExp]> = [
   ["no options", undefined, /keepLast/],
   ["null", null, /keepLast/],
-  ["an array", [], /keepLast/],
+  // An array is LangGraph Python's prune(threadIds): its ids are checked as threadIds are.
+  ["an array of non-ids", [1], /threadIds\[0\]/],
   ["neither keepLast nor olderThan", {}, /keepLast, olderThan/],
   ["only threadIds", { threadIds: ["a"] }, /keepLast, olderThan/],
   ["keepLast 0", { keepLast: 0 }, /keepLast/],

@@ -7,7 +7,8 @@ import { InvalidInputError, InvalidOptionsError } from "../../../src/errors.js";
 describe("resolvePrune", () => {
   it("fills defaults, parses olderThan, drops duplicate threadIds", () => {
     expect(resolvePrune({ keepLast: 3 })).toEqual({
-      keepLast: 3, olderThanMs: undefined, threadIds: undefined, dryRun: false, batchSize: PRUNE_DEFAULTS.batchSize, onProgress: undefined,
+      keepLast: 3, deleteThreads: false, olderThanMs: undefined, threadIds: undefined, dryRun: false, batchSize: PRUNE_DEFAULTS.batchSize,
+      onProgress: undefined,
     });
     expect(resolvePrune({ olderThan: "1h", threadIds: ["a", "b", "a"], dryRun: true, batchSize: 7 })).toMatchObject({
       olderThanMs: 3_600_000, threadIds: ["a", "b"], dryRun: true, batchSize: 7,
