@@ -20,7 +20,7 @@ const LAYERS: readonly (readonly string[])[] = [
   ["schema/"],
   ["database.ts"],
   ["retention/", "transfer/", "inspect/"],
-  ["memory.ts", "saver.ts"],
+  ["memory.ts", "saver.ts", "store/"],
   ["factory.ts"],
   ["cli/"],
   ["index.ts"],

@@ -57,6 +57,26 @@ it("works from require (CommonJS)", async () => {
   expect(stdout.trim()).toBe("hello");
 });
 
+it("works from langgraph-checkpoint-pg/store, with import and require", async () => {
+  const useStore = (load: string) => `${load}
+const store = PostgresStore.fromConnString(process.env.DB_URL, { schema: "consumer_store" });
+await store.setup();
+await store.put(["pack"], "k", { greeting: "hello" });
+const item = await store.get(["pack"], "k");
+await store.stop();
+console.log(item.value.greeting);
+`;
+  await writeFile(join(project, "store.mjs"), useStore(`import { PostgresStore } from "langgraph-checkpoint-pg/store";`));
+  await writeFile(
+    join(project, "store.cjs"),
+    `(async () => { ${useStore(`const { PostgresStore } = require("langgraph-checkpoint-pg/store");`)} })().catch((e) => { console.error(e); process.exit(1); });`,
+  );
+  for (const file of ["store.mjs", "store.cjs"]) {
+    const { stdout } = await run(process.execPath, [file], { cwd: project, env: { ...process.env, DB_URL: db.url() } });
+    expect(stdout.trim()).toBe("hello");
+  }
+});
+
 it("ships types that resolve for both module systems", async () => {
   const source = (load: string) => `${load}
 import pg from "pg";
@@ -64,8 +84,13 @@ const saver: PostgresSaver = new PostgresSaver(new pg.Pool(), undefined, { schem
 const error: CheckpointerError = new InvalidInputError("typed");
 export const code: string = error.code + String(saver);
 `;
-  await writeFile(join(project, "types.mts"), source(`import { PostgresSaver, CheckpointerError, InvalidInputError } from "langgraph-checkpoint-pg";`));
-  await writeFile(join(project, "types.cts"), source(`import { PostgresSaver, CheckpointerError, InvalidInputError } from "langgraph-checkpoint-pg";`));
+  const withStore = (load: string) => `${source(load)}
+import { PostgresStore, type PostgresStoreConfig } from "langgraph-checkpoint-pg/store";
+const config: PostgresStoreConfig = { connectionOptions: "postgres://localhost/x", ttl: { defaultTtl: 5 } };
+export const store: PostgresStore = new PostgresStore(config);
+`;
+  await writeFile(join(project, "types.mts"), withStore(`import { PostgresSaver, CheckpointerError, InvalidInputError } from "langgraph-checkpoint-pg";`));
+  await writeFile(join(project, "types.cts"), withStore(`import { PostgresSaver, CheckpointerError, InvalidInputError } from "langgraph-checkpoint-pg";`));
   await writeFile(join(project, "pg.d.ts"), `declare module "pg" { const pg: { Pool: new () => any }; export default pg; }`);
   const tsc = join(root, "node_modules", "typescript", "bin", "tsc");
   await run(process.execPath, [tsc, "--strict", "--noEmit", "--module", "nodenext", "--moduleResolution", "nodenext", "--esModuleInterop", "--skipLibCheck", "false", "types.mts", "types.cts", "pg.d.ts"], { cwd: project }).catch((e) => {

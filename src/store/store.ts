@@ -1,0 +1,367 @@
+import {
+  BaseStore,
+  type GetOperation,
+  type Item,
+  type ListNamespacesOperation,
+  type Operation,
+  type OperationResults,
+  type PutOperation,
+  type SearchItem,
+  type SearchOperation,
+} from "@langchain/langgraph-checkpoint";
+import pg from "pg";
+import { describe } from "../config/checks.js";
+import { type PostgresStoreConfig, type ResolvedStoreOptions, resolveStoreOptions } from "../config/store.js";
+import { Executor } from "../connection/executor.js";
+import { ConnectionSource, type PgPool, type PgPoolClient, createPool } from "../connection/pool.js";
+import { InvalidInputError, MigrationError, SQLSTATE, isTransient, sqlstateOf } from "../errors.js";
+import { Instrumentation, type OperationStats } from "../observe/instrument.js";
+import { CheckpointMetrics } from "../observe/metrics.js";
+import { storeMigrations } from "../schema/store-migrations.js";
+import { buildStoreStatements, listNamespacesStatement, searchStatement, storeTables } from "../sql/store.js";
+import { filterConditions } from "./filter.js";
+import { itemKey, itemValue, matchLabels, namespacePath, pageNumber, ttlMinutes } from "./input.js";
+
+/** Expired items deleted per statement by a sweep. */
+const SWEEP_BATCH = 1_000;
+
+interface ItemRow {
+  namespace_path: string;
+  key: string;
+  value: Record<string, unknown>;
+  created_at: Date;
+  updated_at: Date;
+}
+
+/**
+ * LangGraph's long-term memory (`BaseStore`) on PostgreSQL: a drop-in for
+ * `@langchain/langgraph-checkpoint-postgres/store`'s `PostgresStore`, on the
+ * same tables, with the saver's foundations: one statement per operation
+ * (a batch's puts and deletes are one statement, its gets another),
+ * retries and the circuit breaker, a pool error listener, metrics, logs and
+ * spans (operations `store.get`, `store.put`, ...), typed errors, and a
+ * graceful `stop()`.
+ */
+export class PostgresStore extends BaseStore {
+  readonly pool: PgPool;
+  private readonly options: ResolvedStoreOptions;
+  private readonly tables;
+  private readonly sql;
+  private readonly connections: ConnectionSource;
+  private readonly executor: Executor;
+  private readonly instrumentation: Instrumentation;
+  private readonly detachMetrics: () => void;
+  private readonly ownsPool: boolean;
+  private setupDone: Promise<void> | undefined;
+  private sweepTimer: NodeJS.Timeout | undefined;
+  private closing: Promise<void> | undefined;
+
+  constructor(config: PostgresStoreConfig) {
+    super();
+    this.options = resolveStoreOptions(config);
+    const { connectionOptions } = config;
+    this.ownsPool = true;
+    this.pool = typeof connectionOptions === "string"
+      ? createPool(connectionOptions, this.options.saver)
+      : (new pg.Pool({ allowExitOnIdle: true, ...(connectionOptions as pg.PoolConfig) }) as unknown as PgPool);
+    // An idle connection that dies emits "error" on the pool; unheard, it would kill the process.
+    this.pool.on?.("error", (error: Error) => {
+      this.options.saver.logger.warn("an idle store connection failed and was discarded", { error: error.message });
+    });
+    const { metrics: metricsOptions, logger, slowOperationMs, tracing } = this.options.saver;
+    const metrics = metricsOptions === false ? undefined : CheckpointMetrics.for(metricsOptions);
+    this.instrumentation = new Instrumentation({ backend: "postgres", metrics, logger, slowOperationMs, tracing });
+    this.connections = new ConnectionSource(this.pool, this.options.saver.healthCheckIdleMs, (ok) => this.instrumentation.healthChecked(ok));
+    this.executor = new Executor(this.connections, this.options.saver, {
+      retried: (operation) => this.instrumentation.retried(operation),
+      sent: (mode) => this.instrumentation.statementSent(mode),
+    });
+    this.detachMetrics = () => {};
+    this.tables = storeTables(this.options.saver.quotedSchema);
+    this.sql = buildStoreStatements(this.tables);
+  }
+
+  /** A store with its own pool from a connection string; `stop()` closes it. */
+  static fromConnString(connectionString: string, options?: Omit<PostgresStoreConfig, "connectionOptions">): PostgresStore {
+    return new PostgresStore({ ...options, connectionOptions: connectionString });
+  }
+
+  /**
+   * Creates or migrates the store's tables (the official store's versions, in
+   * `store_migrations`). Safe from many processes at once and through
+   * PgBouncer: one transaction under a transaction-scoped advisory lock.
+   * Starts the TTL sweep when `ttl.sweepIntervalMinutes` is set.
+   */
+  async setup(): Promise<void> {
+    this.setupDone ??= this.instrumentation.run("store.setup", {}, () => this.migrate()).catch((error: unknown) => {
+      this.setupDone = undefined;
+      throw error;
+    });
+    await this.setupDone;
+    this.startSweeping();
+  }
+
+  /** As the official store: runs `setup()` unless `ensureTables` is false. */
+  override async start(): Promise<void> {
+    if (this.options.ensureTables) await this.setup();
+  }
+
+  /** As `end()`. */
+  override async stop(): Promise<void> {
+    await this.end();
+  }
+
+  /**
+   * Graceful shutdown: the sweep stops, new operations are refused,
+   * operations in flight get `drainTimeoutMs`, then the pool closes.
+   */
+  async end(): Promise<void> {
+    this.closing ??= (async () => {
+      if (this.sweepTimer !== undefined) clearInterval(this.sweepTimer);
+      await this.executor.drain(this.options.saver.drainTimeoutMs);
+      this.connections.detach();
+      this.detachMetrics();
+      if (this.ownsPool) await this.pool.end();
+    })();
+    return this.closing;
+  }
+
+  override async get(namespace: string[], key: string): Promise<Item | null> {
+    return (await this.batch([{ namespace, key }]))[0] as Item | null;
+  }
+
+  /**
+   * Stores `value` under (`namespace`, `key`), or deletes it when `value` is
+   * null. `options.ttl` (minutes) overrides `ttl.defaultTtl`.
+   */
+  override async put(namespace: string[], key: string, value: Record<string, unknown>, index?: false | string[], options?: { ttl?: number }): Promise<void> {
+    const ttl = ttlMinutes(options?.ttl, "store.put", "options.ttl");
+    await this.batch([{ namespace, key, value, index, ...(ttl === undefined ? {} : { ttl }) } as PutOperation]);
+  }
+
+  override async delete(namespace: string[], key: string): Promise<void> {
+    await this.batch([{ namespace, key, value: null }]);
+  }
+
+  override async search(
+    namespacePrefix: string[],
+    options: { filter?: Record<string, unknown>; limit?: number; offset?: number; query?: string; refreshTtl?: boolean } = {},
+  ): Promise<SearchItem[]> {
+    const { filter, limit = 10, offset = 0, query } = options ?? {};
+    return (await this.batch([{ namespacePrefix, filter, limit, offset, query }]))[0] as SearchItem[];
+  }
+
+  override async listNamespaces(
+    options: { prefix?: string[]; suffix?: string[]; maxDepth?: number; limit?: number; offset?: number } = {},
+  ): Promise<string[][]> {
+    const { prefix, suffix, maxDepth, limit = 100, offset = 0 } = options ?? {};
+    const matchConditions = [
+      ...(prefix ? [{ matchType: "prefix" as const, path: prefix }] : []),
+      ...(suffix ? [{ matchType: "suffix" as const, path: suffix }] : []),
+    ];
+    return (await this.batch([{ matchConditions, maxDepth, limit, offset }]))[0] as string[][];
+  }
+
+  /**
+   * The operations in one call. Reads see the store as it was before the
+   * batch's writes, which go last, all in one statement (the last put of a
+   * key wins). Every operation is checked before anything is sent.
+   */
+  async batch<Op extends readonly Operation[]>(operations: Op): Promise<OperationResults<Op>> {
+    if (!Array.isArray(operations)) throw new InvalidInputError(`store.batch: operations must be an array, got ${describe(operations)}`);
+    await this.ready();
+    return this.instrumentation.run("store.batch", {}, async (stats) => {
+      const plan = operations.map((op, i) => this.prepare(op, i));
+      const results: unknown[] = new Array(operations.length).fill(undefined);
+      const gets = plan.flatMap((p, i) => (p.kind === "get" ? [[i, p] as const] : []));
+      if (gets.length > 0) {
+        const rows = await this.query<ItemRow & { ordinal: string }>("store.get", this.sql.get, [
+          gets.map(([, p]) => p.path), gets.map(([, p]) => p.key), this.options.ttl.refreshOnRead ? this.options.ttl.defaultTtl ?? null : null,
+        ], stats, true);
+        for (const [i] of gets) results[i] = null;
+        for (const row of rows) results[gets[Number(row.ordinal) - 1]![0]] = item(row);
+      }
+      for (const [i, p] of plan.entries()) {
+        if (p.kind === "search") results[i] = (await this.query<ItemRow & { score: number | null }>("store.search", p.text, p.values, stats)).map(searchItem);
+        if (p.kind === "list") results[i] = (await this.query<{ ns: string }>("store.listNamespaces", p.text, p.values, stats)).map((r) => r.ns.split(":"));
+      }
+      const puts = new Map<string, [string, string, unknown, number | null]>();
+      for (const p of plan) if (p.kind === "put") puts.set(JSON.stringify([p.path, p.key]), [p.path, p.key, p.value, p.ttl]);
+      if (puts.size > 0) {
+        // Values go as JSON text inside the one JSON parameter: JSONB parses them once.
+        const payload = `[${[...puts.values()].map(([path, key, value, ttl]) => `[${JSON.stringify(path)},${JSON.stringify(key)},${value ?? "null"},${ttl ?? "null"}]`).join(",")}]`;
+        await this.query("store.put", this.sql.put, [payload], stats, true);
+      }
+      stats.rows = operations.length;
+      return results as OperationResults<Op>;
+    });
+  }
+
+  /** Deletes expired items, in batches; returns how many went. */
+  async sweepExpiredItems(): Promise<number> {
+    await this.ready();
+    return this.instrumentation.run("store.sweep", {}, async (stats) => {
+      let total = 0;
+      for (;;) {
+        const [{ n: removed }] = (await this.query<{ n: number }>("store.sweep", this.sql.sweep, [SWEEP_BATCH], stats)) as [{ n: number }];
+        total += removed;
+        if (removed < SWEEP_BATCH) break;
+      }
+      stats.rows = total;
+      return total;
+    });
+  }
+
+  /** Items, expired items (not yet swept), namespaces, and the oldest and newest item's creation time. */
+  async getStats(): Promise<{ totalItems: number; expiredItems: number; namespaceCount: number; oldestItem: Date | null; newestItem: Date | null }> {
+    await this.ready();
+    return this.instrumentation.run("store.getStats", {}, async (stats) => {
+      const [row] = await this.query<{ total_items: number; expired_items: number; namespace_count: number; oldest_item: Date | null; newest_item: Date | null }>(
+        "store.getStats", this.sql.stats, [], stats,
+      );
+      return {
+        totalItems: row!.total_items, expiredItems: row!.expired_items, namespaceCount: row!.namespace_count,
+        oldestItem: row!.oldest_item, newestItem: row!.newest_item,
+      };
+    });
+  }
+
+  /** Each operation checked and turned into what the batch sends. */
+  private prepare(op: unknown, i: number): Prepared {
+    const operation = "store.batch";
+    if (typeof op !== "object" || op === null) throw new InvalidInputError(`${operation}: operations[${i}] must be an operation object, got ${describe(op)}`);
+    if ("namespacePrefix" in op) {
+      const { namespacePrefix, filter, limit, offset, query } = op as SearchOperation & { query?: unknown };
+      const values: unknown[] = [
+        pathLabels(namespacePrefix, "store.search"),
+        query === undefined || query === null || query === "" ? null : checkedQuery(query),
+        this.options.textSearchLanguage,
+        pageNumber(limit, 10, "limit", "store.search", 0),
+        pageNumber(offset, 0, "offset", "store.search", 0),
+      ];
+      const conditions = filterConditions(filter, values, "store.search");
+      return { kind: "search", text: searchStatement(this.tables, conditions), values };
+    }
+    if ("matchConditions" in op || ("limit" in op && !("key" in op))) {
+      const { matchConditions = [], maxDepth, limit, offset } = op as ListNamespacesOperation;
+      if (!Array.isArray(matchConditions)) throw new InvalidInputError(`store.listNamespaces: matchConditions must be an array`);
+      const prefix = matchConditions.find((c) => c?.matchType === "prefix")?.path;
+      const suffix = matchConditions.find((c) => c?.matchType === "suffix")?.path;
+      return {
+        kind: "list",
+        text: listNamespacesStatement(this.tables),
+        values: [
+          matchLabels(prefix, "store.listNamespaces", "prefix"),
+          matchLabels(suffix, "store.listNamespaces", "suffix"),
+          maxDepth === undefined ? null : pageNumber(maxDepth, 0, "maxDepth", "store.listNamespaces", 1),
+          pageNumber(limit, 100, "limit", "store.listNamespaces", 0),
+          pageNumber(offset, 0, "offset", "store.listNamespaces", 0),
+        ],
+      };
+    }
+    if ("value" in op) {
+      const { namespace, key, value, index } = op as PutOperation & { ttl?: unknown };
+      if (index !== undefined && index !== false && this.options.index === undefined) {
+        throw new InvalidInputError("store.put: index fields were given, but the store has no vector index configured");
+      }
+      const deleting = value === null;
+      return {
+        kind: "put",
+        path: namespacePath(namespace, deleting ? "store.delete" : "store.put", "namespace", deleting),
+        key: itemKey(key, deleting ? "store.delete" : "store.put"),
+        value: deleting ? null : itemValue(value, "store.put", this.options.saver.maxPayloadBytes),
+        ttl: deleting ? null : ttlMinutes((op as { ttl?: unknown }).ttl, "store.put") ?? this.options.ttl.defaultTtl ?? null,
+      };
+    }
+    if ("key" in op && "namespace" in op) {
+      const { namespace, key } = op as GetOperation;
+      return { kind: "get", path: namespacePath(namespace, "store.get", "namespace", true), key: itemKey(key, "store.get") };
+    }
+    throw new InvalidInputError(`${operation}: operations[${i}] is not a get, put, search or listNamespaces operation`);
+  }
+
+  /** Tables first, unless `ensureTables: false` says they exist. */
+  private async ready(): Promise<void> {
+    if (this.options.ensureTables) await this.setup();
+  }
+
+  private async migrate(): Promise<void> {
+    const steps = storeMigrations(this.tables);
+    const current = await this.executor.run("store.setup", async (client) => {
+      try {
+        return ((await client.query(this.sql.currentVersion)).rows[0] as { v: number | null } | undefined)?.v ?? -1;
+      } catch (error) {
+        const code = sqlstateOf(error);
+        if (code === SQLSTATE.undefinedTable || code === SQLSTATE.invalidSchemaName) return -1;
+        throw error;
+      }
+    });
+    if (current >= steps.length - 1) return;
+    await this.executor.run("store.setup", (client) => this.migrateLocked(client, steps));
+  }
+
+  private async migrateLocked(client: PgPoolClient, steps: readonly string[]): Promise<void> {
+    const { schema, quotedSchema } = this.options.saver;
+    try {
+      await client.query("BEGIN");
+      await client.query(this.sql.lock, [schema]);
+      await client.query(`CREATE SCHEMA IF NOT EXISTS ${quotedSchema}`);
+      const exists = (await client.query(this.sql.migrationsTableExists, [this.tables.migrations])).rows[0] as { exists: boolean };
+      const from = exists.exists ? ((await client.query(this.sql.currentVersion)).rows[0] as { v: number | null }).v ?? -1 : -1;
+      for (let v = from + 1; v < steps.length; v += 1) {
+        try {
+          await client.query(steps[v]!);
+          await client.query(this.sql.recordVersion, [v]);
+        } catch (error) {
+          if (isTransient(error)) throw error;
+          throw new MigrationError(v, `store setup: migration v${v} failed: ${(error as Error).message}`, { cause: error });
+        }
+      }
+      await client.query("COMMIT");
+    } catch (error) {
+      await client.query("ROLLBACK").catch(() => undefined);
+      throw error;
+    }
+  }
+
+  private startSweeping(): void {
+    const minutes = this.options.ttl.sweepIntervalMinutes;
+    if (minutes === undefined || this.sweepTimer !== undefined || this.closing !== undefined) return;
+    this.sweepTimer = setInterval(() => {
+      this.sweepExpiredItems().catch((error: unknown) => {
+        this.options.saver.logger.warn("store TTL sweep failed", { error: (error as Error)?.message });
+      });
+    }, minutes * 60_000);
+    // The sweep never keeps the process alive.
+    this.sweepTimer.unref();
+  }
+
+  private query<Row>(operation: string, text: string, values: unknown[], stats: OperationStats, prepare = false): Promise<Row[]> {
+    return this.executor.query<Row>(operation, text, values, stats, prepare);
+  }
+}
+
+type Prepared =
+  | { kind: "get"; path: string; key: string }
+  | { kind: "put"; path: string; key: string; value: string | null; ttl: number | null }
+  | { kind: "search" | "list"; text: string; values: unknown[] };
+
+function item(row: ItemRow): Item {
+  return { namespace: row.namespace_path.split(":"), key: row.key, value: row.value, createdAt: row.created_at, updatedAt: row.updated_at };
+}
+
+function searchItem(row: ItemRow & { score: number | null }): SearchItem {
+  return { ...item(row), ...(row.score === null ? {} : { score: Number(row.score) }) };
+}
+
+function pathLabels(prefix: unknown, operation: string): string[] {
+  namespacePath(prefix, operation, "namespacePrefix", true);
+  return prefix as string[];
+}
+
+function checkedQuery(query: unknown): string {
+  if (typeof query !== "string" || query.includes("\u0000") || !query.isWellFormed()) {
+    throw new InvalidInputError(`store.search: query must be a string without NUL, got ${describe(query)}`);
+  }
+  return query;
+}
