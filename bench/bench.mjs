@@ -3,7 +3,7 @@
 // directly, through a latency proxy (a database in the same region), and
 // through PgBouncer when it is installed. Writes bench/results/latest.md,
 // latest.json and latest.svg, then runs the growing conversation of
-// bench/chat.mjs (chat.md, chat.json). Absolute times depend on the machine;
+// bench/chat.mjs (chat.md, chat.json) and the store of bench/store.mjs (store.md, store.json). Absolute times depend on the machine;
 // the ratios, measured interleaved in the same run, are what carry over.
 //   npm run bench                 (embedded PostgreSQL, full sizes)
 //   npm run bench -- --quick      (smaller sizes, under two minutes)
@@ -138,3 +138,11 @@ const chat = spawnSync(
   { stdio: ["ignore", 2, 2] },
 );
 if (chat.status !== 0) process.exitCode = chat.status ?? 1;
+
+// The long-term memory store against the official one (bench/store.mjs: store.md, store.json).
+const store = spawnSync(
+  process.execPath,
+  [fileURLToPath(new URL("./store.mjs", import.meta.url)), ...(preset === "full" ? [] : [`--${preset}`]), "--out", args.out],
+  { stdio: ["ignore", 2, 2] },
+);
+if (store.status !== 0) process.exitCode = store.status ?? 1;

@@ -6,6 +6,8 @@ export type { CopyResult } from "./transfer/postgres.js";
 export { EXPORT_FORMAT, EXPORT_VERSION } from "./transfer/document.js";
 export type { ExportedBlob, ExportedCheckpoint, ExportedWrite, ImportResult, ThreadExport } from "./transfer/document.js";
 export { createCheckpointer } from "./factory.js";
+export { createStore } from "./store/factory.js";
+export type { StoreFactoryOptions } from "./store/factory.js";
 export type { Checkpointer } from "./factory.js";
 export type { FactoryOptions } from "./config/factory.js";
 export { closeOnSignals } from "./connection/shutdown.js";

@@ -2,6 +2,9 @@ import { describe } from "./checks.js";
 import { InvalidOptionsError } from "../errors.js";
 import { type PostgresSaverOptions, type ResolvedOptions, resolveOptions } from "./options.js";
 
+/** 100 years, as store/input.ts's per-put limit. */
+const MAX_TTL_MINUTES = 100 * 365 * 24 * 60;
+
 /** TTL settings, as the official store's `ttl`. Minutes. */
 export interface StoreTtlOptions {
   /** Items put without a `ttl` expire this many minutes after they are written. @default no expiry */
@@ -60,7 +63,7 @@ export function resolveStoreOptions(config: PostgresStoreConfig): ResolvedStoreO
   if (typeof ttl !== "object" || ttl === null) throw new InvalidOptionsError(`ttl must be an object, got ${describe(ttl)}`);
   const minutes = (value: unknown, what: string): number | undefined => {
     if (value === undefined) return undefined;
-    if (typeof value !== "number" || !Number.isFinite(value) || value <= 0) {
+    if (typeof value !== "number" || !Number.isFinite(value) || value <= 0 || value > MAX_TTL_MINUTES) {
       throw new InvalidOptionsError(`${what} must be a positive number of minutes, got ${describe(value)}`);
     }
     return value;
@@ -71,13 +74,18 @@ export function resolveStoreOptions(config: PostgresStoreConfig): ResolvedStoreO
   if (typeof textSearchLanguage !== "string" || !/^[A-Za-z_][\w.]*$/.test(textSearchLanguage)) {
     throw new InvalidOptionsError(`textSearchLanguage must name a text search configuration, such as "english", got ${describe(textSearchLanguage)}`);
   }
+  const sweepIntervalMinutes = minutes(ttl.sweepIntervalMinutes, "ttl.sweepIntervalMinutes");
+  // A Node timer beyond 2^31 - 1 ms fires every millisecond instead.
+  if (sweepIntervalMinutes !== undefined && sweepIntervalMinutes * 60_000 > 2 ** 31 - 1) {
+    throw new InvalidOptionsError(`ttl.sweepIntervalMinutes must be at most ${Math.floor((2 ** 31 - 1) / 60_000)} (a Node timer's range), got ${sweepIntervalMinutes}`);
+  }
   return {
     saver: resolveOptions(saverOptions),
     ensureTables,
     ttl: {
       defaultTtl: minutes(ttl.defaultTtl, "ttl.defaultTtl"),
       refreshOnRead: ttl.refreshOnRead ?? false,
-      sweepIntervalMinutes: minutes(ttl.sweepIntervalMinutes, "ttl.sweepIntervalMinutes"),
+      sweepIntervalMinutes,
     },
     index: undefined,
     textSearchLanguage,

@@ -22,9 +22,31 @@ const ITEM = "namespace_path, key, value, created_at, updated_at";
 export function buildStoreStatements(t: StoreTables) {
   return {
     currentVersion: `SELECT max(v) AS v FROM ${t.migrations}`,
-    lock: `SELECT pg_advisory_xact_lock(hashtextextended('langgraph-checkpoint-pg:store-setup:' || $1, 0))`,
+    /** The saver's setup lock: the two never create the schema at the same moment. */
+    lock: `SELECT pg_advisory_xact_lock(hashtextextended('langgraph-checkpoint-pg:setup:' || $1, 0))`,
     migrationsTableExists: `SELECT to_regclass($1) IS NOT NULL AS exists`,
     recordVersion: `INSERT INTO ${t.migrations} (v) VALUES ($1) ON CONFLICT (v) DO NOTHING`,
+
+    /** Renews the TTL of items ($1 paths, $2 keys) that have one, to $3 minutes (a search's `refreshOnRead`). */
+    refresh: `
+UPDATE ${t.store} s SET expires_at = CURRENT_TIMESTAMP + $3::float8 * interval '1 minute'
+FROM unnest($1::text[], $2::text[]) AS r(namespace_path, key)
+WHERE s.namespace_path = r.namespace_path AND s.key = r.key AND s.expires_at IS NOT NULL`,
+
+    checkLanguage: `SELECT $1::regconfig AS language`,
+
+    /** One item by ($1 namespace path, $2 key), unexpired: the common read, kept as simple as the official store's. */
+    getOne: `SELECT 1 AS ordinal, ${ITEM} FROM ${t.store} WHERE namespace_path = $1 AND key = $2 AND ${LIVE}`,
+
+    /** One put: ($1 path, $2 key, $3 value JSON, $4 TTL minutes or NULL). */
+    putOne: `
+INSERT INTO ${t.store} (namespace_path, key, value, expires_at)
+VALUES ($1, $2, $3::jsonb, CASE WHEN $4::float8 IS NULL THEN NULL ELSE CURRENT_TIMESTAMP + $4::float8 * interval '1 minute' END)
+ON CONFLICT (namespace_path, key) DO UPDATE
+  SET value = EXCLUDED.value, expires_at = EXCLUDED.expires_at, updated_at = CURRENT_TIMESTAMP`,
+
+    /** One delete: ($1 path, $2 key). */
+    deleteOne: `DELETE FROM ${t.store} WHERE namespace_path = $1 AND key = $2`,
 
     /**
      * Items by ($1 namespace paths, $2 keys), in the order asked (`ordinal`),
@@ -117,7 +139,13 @@ export function listNamespacesStatement(t: StoreTables): string {
   return `
 SELECT ns FROM (
   SELECT DISTINCT array_to_string(labels[1:coalesce($3::int, cardinality(labels))], ':') AS ns
-  FROM (SELECT string_to_array(namespace_path, ':') AS labels FROM ${t.store} WHERE ${LIVE}) s
+  FROM (
+    -- Each namespace once, and only those that start with the prefix's labels up to its first "*".
+    SELECT string_to_array(namespace_path, ':') AS labels FROM (
+      SELECT DISTINCT namespace_path FROM ${t.store}
+      WHERE ${LIVE} AND ($6::text IS NULL OR namespace_path = $6 OR starts_with(namespace_path, $6 || ':'))
+    ) d
+  ) s
   WHERE ($1::text[] IS NULL OR (cardinality(labels) >= cardinality($1::text[]) AND NOT EXISTS (
           SELECT 1 FROM unnest($1::text[]) WITH ORDINALITY AS p(label, i) WHERE p.label <> '*' AND p.label IS DISTINCT FROM labels[p.i])))
     AND ($2::text[] IS NULL OR (cardinality(labels) >= cardinality($2::text[]) AND NOT EXISTS (
@@ -128,8 +156,23 @@ ORDER BY ns COLLATE "C"
 LIMIT $4 OFFSET $5`;
 }
 
-/** Items whose namespace starts with the labels of `param` (label by label, not as a string: ["user"] does not match ["user2"]). */
+/**
+ * Items whose namespace starts with the labels joined in `param` (label by
+ * label, not as a string: "user" does not match "user2:..."; "" matches all).
+ */
 function prefixMatch(param: string): string {
-  return `(cardinality(${param}::text[]) = 0 OR namespace_path = array_to_string(${param}::text[], ':')
-   OR left(namespace_path, length(array_to_string(${param}::text[], ':')) + 1) = array_to_string(${param}::text[], ':') || ':')`;
+  return `(${param}::text = '' OR namespace_path = ${param}::text OR starts_with(namespace_path, ${param}::text || ':'))`;
+}
+
+/**
+ * `listNamespaces` without wildcards, suffix or depth: the distinct
+ * namespaces under the labels joined in $1 (NULL: all), in order; $2 limit,
+ * $3 offset.
+ */
+export function listNamespacesPlainStatement(t: StoreTables): string {
+  return `
+SELECT DISTINCT namespace_path COLLATE "C" AS ns FROM ${t.store}
+WHERE ${LIVE} AND ($1::text IS NULL OR namespace_path = $1 OR starts_with(namespace_path, $1 || ':'))
+ORDER BY ns
+LIMIT $2 OFFSET $3`;
 }

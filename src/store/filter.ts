@@ -1,5 +1,7 @@
 import { describe } from "../config/checks.js";
 import { InvalidInputError } from "../errors.js";
+import { hasEscapedNul } from "../codec/metadata.js";
+import { hasLoneSurrogate } from "./input.js";
 
 /**
  * A `search` filter as SQL conditions on the item's `value`, every key and
@@ -18,6 +20,10 @@ export function filterConditions(filter: unknown, params: unknown[], operation: 
   const conditions: string[] = [];
   const param = (value: unknown) => `$${params.push(value)}`;
   for (const [key, condition] of Object.entries(filter)) {
+    if (key.startsWith("$")) throw new InvalidInputError(`${operation}: filter operator ${JSON.stringify(key)} is not supported at the top level; give field names, with $eq $ne $gt $gte $lt $lte $in $nin $exists under them`);
+    if (key.includes("\u0000")) throw new InvalidInputError(`${operation}: a filter key contains a NUL character`);
+    if (condition === undefined) throw new InvalidInputError(`${operation}: filter ${JSON.stringify(key)} is undefined; leave the key out to not filter on it`);
+    if (isMixed(condition)) throw new InvalidInputError(`${operation}: filter ${JSON.stringify(key)} mixes operators ($...) with field names`);
     if (!isOperators(condition)) {
       conditions.push(`value @> ${param(json({ [key]: condition }, key, operation))}::jsonb`);
       continue;
@@ -38,7 +44,7 @@ export function filterConditions(filter: unknown, params: unknown[], operation: 
           const k = param(key);
           if (typeof operand === "number" && Number.isFinite(operand)) {
             conditions.push(`(jsonb_typeof(value -> ${k}) = 'number' AND (value ->> ${k})::numeric ${sign} ${param(operand)}::numeric)`);
-          } else if (typeof operand === "string") {
+          } else if (typeof operand === "string" && !operand.includes("\u0000")) {
             conditions.push(`(jsonb_typeof(value -> ${k}) = 'string' AND (value ->> ${k}) COLLATE "C" ${sign} ${param(operand)}::text)`);
           } else {
             throw new InvalidInputError(`${operation}: filter ${JSON.stringify(key)} ${op} needs a number or a string, got ${describe(operand)}`);
@@ -64,6 +70,13 @@ export function filterConditions(filter: unknown, params: unknown[], operation: 
   return conditions;
 }
 
+/** An object with both operators and other keys: neither a condition nor a value anyone means. */
+function isMixed(value: unknown): boolean {
+  if (typeof value !== "object" || value === null || Array.isArray(value)) return false;
+  const keys = Object.keys(value);
+  return keys.some((k) => k.startsWith("$")) && !keys.every((k) => k.startsWith("$"));
+}
+
 /** An object whose keys are all operators ($eq, ...): a condition, not a value to match. */
 function isOperators(value: unknown): value is Record<string, unknown> {
   if (typeof value !== "object" || value === null || Array.isArray(value)) return false;
@@ -72,8 +85,13 @@ function isOperators(value: unknown): value is Record<string, unknown> {
 }
 
 function json(value: unknown, key: string, operation: string): string {
-  const text = JSON.stringify(value);
-  if (text === undefined || text.includes("\\u0000")) {
+  let text: string | undefined;
+  try {
+    text = JSON.stringify(value);
+  } catch (error) {
+    throw new InvalidInputError(`${operation}: filter ${JSON.stringify(key)} is not JSON (${(error as Error).message})`);
+  }
+  if (value === undefined || text === undefined || hasEscapedNul(text) || hasLoneSurrogate(text)) {
     throw new InvalidInputError(`${operation}: filter ${JSON.stringify(key)} has a value JSONB cannot hold`);
   }
   return text;

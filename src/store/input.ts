@@ -51,13 +51,17 @@ export function itemValue(value: unknown, operation: string, maxBytes: number): 
   if (typeof value !== "object" || value === null || Array.isArray(value)) {
     throw new InvalidInputError(`${operation}: value must be an object (or null to delete), got ${describe(value)}`);
   }
-  let json: string;
+  let json: string | undefined;
   try {
     json = JSON.stringify(value);
   } catch (error) {
     throw new InvalidInputError(`${operation}: value is not JSON-serializable: ${(error as Error).message}`);
   }
-  if (hasEscapedNul(json) || /\\ud[89a-f]/i.test(json)) {
+  // A toJSON() may make it something else (a Date a string, null a delete): the stored value must be an object.
+  if (json === undefined || !json.startsWith("{")) {
+    throw new InvalidInputError(`${operation}: value must serialize to a JSON object, but it serializes to ${json === undefined ? "nothing" : json.slice(0, 20)}`);
+  }
+  if (hasEscapedNul(json) || hasLoneSurrogate(json)) {
     throw new InvalidInputError(`${operation}: value contains a NUL character or an unpaired surrogate, which JSONB cannot store`);
   }
   const bytes = Buffer.byteLength(json);
@@ -65,18 +69,26 @@ export function itemValue(value: unknown, operation: string, maxBytes: number): 
   return json;
 }
 
-/** A TTL in minutes: positive and finite; undefined or null for the store's default. */
+/** 100 years: past that, Postgres's timestamps run out (and no one means it). */
+export const MAX_TTL_MINUTES = 100 * 365 * 24 * 60;
+
+/** A TTL in minutes: positive, at most MAX_TTL_MINUTES; undefined or null for the store's default. */
 export function ttlMinutes(ttl: unknown, operation: string, what = "ttl"): number | undefined {
   if (ttl === undefined || ttl === null) return undefined;
-  if (typeof ttl !== "number" || !Number.isFinite(ttl) || ttl <= 0) {
-    throw new InvalidInputError(`${operation}: ${what} must be a positive number of minutes, got ${describe(ttl)}`);
+  if (typeof ttl !== "number" || !Number.isFinite(ttl) || ttl <= 0 || ttl > MAX_TTL_MINUTES) {
+    throw new InvalidInputError(`${operation}: ${what} must be a positive number of minutes (at most ${MAX_TTL_MINUTES}), got ${describe(ttl)}`);
   }
   return ttl;
 }
 
+/** Whether JSON text holds a `\udXXX` escape of its own (not an escaped backslash before "ud..."): a lone surrogate, which JSONB refuses. */
+export function hasLoneSurrogate(json: string): boolean {
+  return /(?<!\\)(?:\\\\)*\\ud[89a-f]/i.test(json);
+}
+
 export function pageNumber(value: unknown, fallback: number, what: string, operation: string, min: number): number {
   if (value === undefined) return fallback;
-  if (typeof value !== "number" || !Number.isSafeInteger(value) || value < min) {
+  if (typeof value !== "number" || !Number.isSafeInteger(value) || value < min || value > 2 ** 31 - 1) {
     throw new InvalidInputError(`${operation}: ${what} must be an integer of at least ${min}, got ${describe(value)}`);
   }
   return value;

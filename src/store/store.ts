@@ -14,11 +14,11 @@ import { describe } from "../config/checks.js";
 import { type PostgresStoreConfig, type ResolvedStoreOptions, resolveStoreOptions } from "../config/store.js";
 import { Executor } from "../connection/executor.js";
 import { ConnectionSource, type PgPool, type PgPoolClient, createPool } from "../connection/pool.js";
-import { InvalidInputError, MigrationError, SQLSTATE, isTransient, sqlstateOf } from "../errors.js";
+import { InvalidInputError, InvalidOptionsError, MigrationError, SQLSTATE, isTransient, sqlstateOf } from "../errors.js";
 import { Instrumentation, type OperationStats } from "../observe/instrument.js";
 import { CheckpointMetrics } from "../observe/metrics.js";
 import { storeMigrations } from "../schema/store-migrations.js";
-import { buildStoreStatements, listNamespacesStatement, searchStatement, storeTables } from "../sql/store.js";
+import { buildStoreStatements, listNamespacesPlainStatement, listNamespacesStatement, searchStatement, storeTables } from "../sql/store.js";
 import { filterConditions } from "./filter.js";
 import { itemKey, itemValue, matchLabels, namespacePath, pageNumber, ttlMinutes } from "./input.js";
 
@@ -63,7 +63,11 @@ export class PostgresStore extends BaseStore {
     this.ownsPool = true;
     this.pool = typeof connectionOptions === "string"
       ? createPool(connectionOptions, this.options.saver)
-      : (new pg.Pool({ allowExitOnIdle: true, ...(connectionOptions as pg.PoolConfig) }) as unknown as PgPool);
+      : (new pg.Pool({
+        ...poolSettings(this.options.saver),
+        // What the caller gave wins over the pool options' defaults.
+        ...(connectionOptions as pg.PoolConfig),
+      }) as unknown as PgPool);
     // An idle connection that dies emits "error" on the pool; unheard, it would kill the process.
     this.pool.on?.("error", (error: Error) => {
       this.options.saver.logger.warn("an idle store connection failed and was discarded", { error: error.message });
@@ -127,7 +131,7 @@ export class PostgresStore extends BaseStore {
   }
 
   override async get(namespace: string[], key: string): Promise<Item | null> {
-    return (await this.batch([{ namespace, key }]))[0] as Item | null;
+    return (await this.execute([{ namespace, key }], "store.get"))[0] as Item | null;
   }
 
   /**
@@ -135,20 +139,19 @@ export class PostgresStore extends BaseStore {
    * null. `options.ttl` (minutes) overrides `ttl.defaultTtl`.
    */
   override async put(namespace: string[], key: string, value: Record<string, unknown>, index?: false | string[], options?: { ttl?: number }): Promise<void> {
-    const ttl = ttlMinutes(options?.ttl, "store.put", "options.ttl");
-    await this.batch([{ namespace, key, value, index, ...(ttl === undefined ? {} : { ttl }) } as PutOperation]);
+    await this.execute([{ namespace, key, value, index, options } as PutOperation], "store.put");
   }
 
   override async delete(namespace: string[], key: string): Promise<void> {
-    await this.batch([{ namespace, key, value: null }]);
+    await this.execute([{ namespace, key, value: null }], "store.delete");
   }
 
   override async search(
     namespacePrefix: string[],
     options: { filter?: Record<string, unknown>; limit?: number; offset?: number; query?: string; refreshTtl?: boolean } = {},
   ): Promise<SearchItem[]> {
-    const { filter, limit = 10, offset = 0, query } = options ?? {};
-    return (await this.batch([{ namespacePrefix, filter, limit, offset, query }]))[0] as SearchItem[];
+    const { filter, limit = 10, offset = 0, query, refreshTtl } = options ?? {};
+    return (await this.execute([{ namespacePrefix, filter, limit, offset, query, refreshTtl } as SearchOperation], "store.search"))[0] as SearchItem[];
   }
 
   override async listNamespaces(
@@ -159,7 +162,7 @@ export class PostgresStore extends BaseStore {
       ...(prefix ? [{ matchType: "prefix" as const, path: prefix }] : []),
       ...(suffix ? [{ matchType: "suffix" as const, path: suffix }] : []),
     ];
-    return (await this.batch([{ matchConditions, maxDepth, limit, offset }]))[0] as string[][];
+    return (await this.execute([{ matchConditions, maxDepth, limit, offset }], "store.listNamespaces"))[0] as string[][];
   }
 
   /**
@@ -168,26 +171,49 @@ export class PostgresStore extends BaseStore {
    * key wins). Every operation is checked before anything is sent.
    */
   async batch<Op extends readonly Operation[]>(operations: Op): Promise<OperationResults<Op>> {
+    return this.execute(operations, "store.batch");
+  }
+
+  /** `batch`, observed as `name` (`store.get` for a get, ...). */
+  private async execute<Op extends readonly Operation[]>(operations: Op, name: string): Promise<OperationResults<Op>> {
     if (!Array.isArray(operations)) throw new InvalidInputError(`store.batch: operations must be an array, got ${describe(operations)}`);
     await this.ready();
-    return this.instrumentation.run("store.batch", {}, async (stats) => {
+    return this.instrumentation.run(name, {}, async (stats) => {
       const plan = operations.map((op, i) => this.prepare(op, i));
       const results: unknown[] = new Array(operations.length).fill(undefined);
       const gets = plan.flatMap((p, i) => (p.kind === "get" ? [[i, p] as const] : []));
       if (gets.length > 0) {
-        const rows = await this.query<ItemRow & { ordinal: string }>("store.get", this.sql.get, [
-          gets.map(([, p]) => p.path), gets.map(([, p]) => p.key), this.options.ttl.refreshOnRead ? this.options.ttl.defaultTtl ?? null : null,
-        ], stats, true);
+        const refresh = this.options.ttl.refreshOnRead ? this.options.ttl.defaultTtl ?? null : null;
+        const rows = gets.length === 1 && refresh === null
+          ? await this.query<ItemRow & { ordinal: string }>("store.get", this.sql.getOne, [gets[0]![1].path, gets[0]![1].key], stats, true)
+          : await this.query<ItemRow & { ordinal: string }>("store.get", this.sql.get, [
+            gets.map(([, p]) => p.path), gets.map(([, p]) => p.key), refresh,
+          ], stats, true);
         for (const [i] of gets) results[i] = null;
         for (const row of rows) results[gets[Number(row.ordinal) - 1]![0]] = item(row);
       }
       for (const [i, p] of plan.entries()) {
-        if (p.kind === "search") results[i] = (await this.query<ItemRow & { score: number | null }>("store.search", p.text, p.values, stats)).map(searchItem);
-        if (p.kind === "list") results[i] = (await this.query<{ ns: string }>("store.listNamespaces", p.text, p.values, stats)).map((r) => r.ns.split(":"));
+        // Prepared: filter shapes repeat, and each shape is its own statement text.
+        if (p.kind === "search") {
+          const rows = await this.query<ItemRow & { score: number | null }>("store.search", p.text, p.values, stats, true);
+          results[i] = rows.map(searchItem);
+          const renew = p.refresh && this.options.ttl.defaultTtl !== undefined;
+          if (renew && rows.length > 0) {
+            await this.query("store.search", this.sql.refresh, [rows.map((r) => r.namespace_path), rows.map((r) => r.key), this.options.ttl.defaultTtl], stats, true);
+          }
+        }
+        if (p.kind === "list") results[i] = (await this.query<{ ns: string }>("store.listNamespaces", p.text, p.values, stats, true)).map((r) => r.ns.split(":"));
       }
       const puts = new Map<string, [string, string, unknown, number | null]>();
-      for (const p of plan) if (p.kind === "put") puts.set(JSON.stringify([p.path, p.key]), [p.path, p.key, p.value, p.ttl]);
-      if (puts.size > 0) {
+      // Sorted: concurrent batches then lock rows in the same order, and never deadlock.
+      const writes = plan.filter((p) => p.kind === "put").sort((a, b) => compare(a.path, b.path) || compare(a.key, b.key));
+      for (const p of writes) puts.set(JSON.stringify([p.path, p.key]), [p.path, p.key, p.value, p.ttl]);
+      const [single] = puts.values();
+      if (puts.size === 1) {
+        const [path, key, value, ttl] = single!;
+        if (value === null) await this.query("store.put", this.sql.deleteOne, [path, key], stats, true);
+        else await this.query("store.put", this.sql.putOne, [path, key, value, ttl], stats, true);
+      } else if (puts.size > 1) {
         // Values go as JSON text inside the one JSON parameter: JSONB parses them once.
         const payload = `[${[...puts.values()].map(([path, key, value, ttl]) => `[${JSON.stringify(path)},${JSON.stringify(key)},${value ?? "null"},${ttl ?? "null"}]`).join(",")}]`;
         await this.query("store.put", this.sql.put, [payload], stats, true);
@@ -231,22 +257,34 @@ export class PostgresStore extends BaseStore {
     const operation = "store.batch";
     if (typeof op !== "object" || op === null) throw new InvalidInputError(`${operation}: operations[${i}] must be an operation object, got ${describe(op)}`);
     if ("namespacePrefix" in op) {
-      const { namespacePrefix, filter, limit, offset, query } = op as SearchOperation & { query?: unknown };
+      const { namespacePrefix, filter, limit, offset, query, refreshTtl } = op as SearchOperation & { query?: unknown; refreshTtl?: unknown };
       const values: unknown[] = [
-        pathLabels(namespacePrefix, "store.search"),
+        pathLabels(namespacePrefix, "store.search").join(":"),
         query === undefined || query === null || query === "" ? null : checkedQuery(query),
         this.options.textSearchLanguage,
         pageNumber(limit, 10, "limit", "store.search", 0),
         pageNumber(offset, 0, "offset", "store.search", 0),
       ];
       const conditions = filterConditions(filter, values, "store.search");
-      return { kind: "search", text: searchStatement(this.tables, conditions), values };
+      return { kind: "search", text: searchStatement(this.tables, conditions), values, refresh: refreshTtl === true || (refreshTtl === undefined && this.options.ttl.refreshOnRead) };
     }
     if ("matchConditions" in op || ("limit" in op && !("key" in op))) {
       const { matchConditions = [], maxDepth, limit, offset } = op as ListNamespacesOperation;
       if (!Array.isArray(matchConditions)) throw new InvalidInputError(`store.listNamespaces: matchConditions must be an array`);
       const prefix = matchConditions.find((c) => c?.matchType === "prefix")?.path;
       const suffix = matchConditions.find((c) => c?.matchType === "suffix")?.path;
+      const labels = matchLabels(prefix, "store.listNamespaces", "prefix");
+      if (suffix === undefined && maxDepth === undefined && !labels?.includes("*")) {
+        return {
+          kind: "list",
+          text: listNamespacesPlainStatement(this.tables),
+          values: [
+            labels === null || labels.length === 0 ? null : labels.join(":"),
+            pageNumber(limit, 100, "limit", "store.listNamespaces", 0),
+            pageNumber(offset, 0, "offset", "store.listNamespaces", 0),
+          ],
+        };
+      }
       return {
         kind: "list",
         text: listNamespacesStatement(this.tables),
@@ -256,21 +294,21 @@ export class PostgresStore extends BaseStore {
           maxDepth === undefined ? null : pageNumber(maxDepth, 0, "maxDepth", "store.listNamespaces", 1),
           pageNumber(limit, 100, "limit", "store.listNamespaces", 0),
           pageNumber(offset, 0, "offset", "store.listNamespaces", 0),
+          literalLead(matchLabels(prefix, "store.listNamespaces", "prefix")),
         ],
       };
     }
     if ("value" in op) {
-      const { namespace, key, value, index } = op as PutOperation & { ttl?: unknown };
-      if (index !== undefined && index !== false && this.options.index === undefined) {
-        throw new InvalidInputError("store.put: index fields were given, but the store has no vector index configured");
-      }
+      // Index fields matter only to a vector index, which this store has none of: ignored, as the official store does then.
+      const { namespace, key, value } = op as PutOperation;
+      const ttlGiven = (op as { options?: { ttl?: unknown } }).options?.ttl ?? (op as { ttl?: unknown }).ttl;
       const deleting = value === null;
       return {
         kind: "put",
         path: namespacePath(namespace, deleting ? "store.delete" : "store.put", "namespace", deleting),
         key: itemKey(key, deleting ? "store.delete" : "store.put"),
         value: deleting ? null : itemValue(value, "store.put", this.options.saver.maxPayloadBytes),
-        ttl: deleting ? null : ttlMinutes((op as { ttl?: unknown }).ttl, "store.put") ?? this.options.ttl.defaultTtl ?? null,
+        ttl: deleting ? null : ttlMinutes(ttlGiven, "store.put") ?? this.options.ttl.defaultTtl ?? null,
       };
     }
     if ("key" in op && "namespace" in op) {
@@ -285,7 +323,30 @@ export class PostgresStore extends BaseStore {
     if (this.options.ensureTables) await this.setup();
   }
 
+  /**
+   * The official store (and any other program) creates these tables without
+   * our lock: two such setups at once collide on Postgres's catalog (a
+   * unique violation, "already exists"). The other one finished the work, so
+   * looking again is enough.
+   */
   private async migrate(): Promise<void> {
+    for (let attempt = 1; ; attempt += 1) {
+      try {
+        await this.migrateOnce();
+        break;
+      } catch (error) {
+        if (attempt >= 3 || !["23505", "42P07", "42710"].includes(stateOf(error) ?? "")) throw error;
+      }
+    }
+    try {
+      await this.executor.query("store.setup", this.sql.checkLanguage, [this.options.textSearchLanguage]);
+    } catch (error) {
+      if (stateOf(error) !== "42704") throw error;
+      throw new InvalidOptionsError(`textSearchLanguage: Postgres has no text search configuration ${JSON.stringify(this.options.textSearchLanguage)}`);
+    }
+  }
+
+  private async migrateOnce(): Promise<void> {
     const steps = storeMigrations(this.tables);
     const current = await this.executor.run("store.setup", async (client) => {
       try {
@@ -341,10 +402,31 @@ export class PostgresStore extends BaseStore {
   }
 }
 
+/** The SQLSTATE behind an error, wrapped (ours) or not (pg's). */
+function stateOf(error: unknown): string | undefined {
+  const wrapped = error as { sqlstate?: unknown; cause?: unknown } | null;
+  return sqlstateOf(error) ?? (typeof wrapped?.sqlstate === "string" ? wrapped.sqlstate : undefined) ?? sqlstateOf(wrapped?.cause);
+}
+
 type Prepared =
   | { kind: "get"; path: string; key: string }
   | { kind: "put"; path: string; key: string; value: string | null; ttl: number | null }
-  | { kind: "search" | "list"; text: string; values: unknown[] };
+  | { kind: "search"; text: string; values: unknown[]; refresh: boolean }
+  | { kind: "list"; text: string; values: unknown[] };
+
+/** Code unit order, the same in every process: what batches sort their writes by. */
+function compare(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/** node-postgres pool settings from the pool options, for a store given settings instead of a URL. */
+function poolSettings(options: ResolvedStoreOptions["saver"]): pg.PoolConfig {
+  const { pool } = options;
+  return {
+    max: pool.max, min: pool.min, idleTimeoutMillis: pool.idleTimeoutMillis, connectionTimeoutMillis: pool.connectionTimeoutMillis,
+    maxLifetimeSeconds: pool.maxLifetimeSeconds, keepAlive: pool.keepAlive, application_name: pool.applicationName, allowExitOnIdle: true,
+  };
+}
 
 function item(row: ItemRow): Item {
   return { namespace: row.namespace_path.split(":"), key: row.key, value: row.value, createdAt: row.created_at, updatedAt: row.updated_at };
@@ -352,6 +434,12 @@ function item(row: ItemRow): Item {
 
 function searchItem(row: ItemRow & { score: number | null }): SearchItem {
   return { ...item(row), ...(row.score === null ? {} : { score: Number(row.score) }) };
+}
+
+/** A prefix's labels up to its first "*", joined: what every matching namespace starts with (null: nothing to narrow by). */
+function literalLead(prefix: string[] | null): string | null {
+  const lead = prefix?.slice(0, prefix.includes("*") ? prefix.indexOf("*") : prefix.length) ?? [];
+  return lead.length === 0 ? null : lead.join(":");
 }
 
 function pathLabels(prefix: unknown, operation: string): string[] {

@@ -194,6 +194,64 @@ describe.each(targets())("the store ($name)", (target) => {
   });
 });
 
+describe("review fixes", () => {
+  it("refuses filters that would match everything or nothing by mistake, and options a timer cannot take", async () => {
+    const store = ours("review_fixes");
+    for (const filter of [{ n: undefined }, { $or: [{ n: 1 }] }, { n: { $gt: 0, foo: 1 } }, { n: 1n }]) {
+      await expect(store.search(["a"], { filter: filter as never })).rejects.toBeInstanceOf(InvalidInputError);
+    }
+    expect(() => new PostgresStore({ connectionOptions: db.url(), ttl: { sweepIntervalMinutes: 43_200 } })).toThrow(InvalidOptionsError);
+    for (const value of [new Date(0), { toJSON: () => null }, { toJSON: () => undefined }]) {
+      await expect(store.put(["a"], "k", value as never)).rejects.toBeInstanceOf(InvalidInputError);
+    }
+    await expect(store.put(["a"], "k", { v: 1 }, undefined, { ttl: 1e12 })).rejects.toBeInstanceOf(InvalidInputError);
+    // Text that only looks like an escape is data.
+    await store.put(["a"], "paths", { path: "C:\\udb2", code: '"\\ud83d\\ude00"' });
+    expect((await store.get(["a"], "paths"))?.value).toEqual({ path: "C:\\udb2", code: '"\\ud83d\\ude00"' });
+  });
+
+  it("ignores index fields without an index, takes a batch put's options.ttl, and renews TTLs a search reads", async () => {
+    const store = ours("review_ttl", { ttl: { defaultTtl: 1, refreshOnRead: true } });
+    await store.put(["a"], "indexed", { text: "x" }, ["text"]);
+    expect((await store.get(["a"], "indexed"))?.value).toEqual({ text: "x" });
+    await store.batch([{ namespace: ["a"], key: "ttl", value: { v: 1 }, options: { ttl: 600 } } as never]);
+    const expiry = async (key: string) =>
+      (await admin.query("SELECT extract(epoch FROM expires_at - now())::float8 AS s FROM review_ttl.store WHERE key = $1", [key])).rows[0].s as number;
+    expect(await expiry("ttl")).toBeGreaterThan(590 * 60);
+    await admin.query("UPDATE review_ttl.store SET expires_at = now() + interval '10 seconds' WHERE key = 'indexed'");
+    await store.search(["a"], { filter: { text: "x" } });
+    expect(await expiry("indexed")).toBeGreaterThan(50);
+  });
+
+  it("runs concurrent batches that name the same keys in opposite orders without a deadlock", async () => {
+    const store = ours("review_deadlock", { pool: { max: 4 } });
+    await store.setup();
+    const before = (await admin.query("SELECT deadlocks FROM pg_stat_database WHERE datname = current_database()")).rows[0].deadlocks;
+    const keys = Array.from({ length: 20 }, (_, i) => `k${i}`);
+    await Promise.all(Array.from({ length: 8 }, (_, round) =>
+      store.batch((round % 2 ? [...keys].reverse() : keys).map((key) => ({ namespace: ["d"], key, value: { round } })))));
+    const after = (await admin.query("SELECT deadlocks FROM pg_stat_database WHERE datname = current_database()")).rows[0].deadlocks;
+    expect(Number(after)).toBe(Number(before));
+  });
+
+  it("sets up beside the saver and the official store, all at once on a fresh schema", async () => {
+    const { PostgresSaver } = await import("../../../src/index.js");
+    for (let round = 0; round < 3; round += 1) {
+      const schema = `together_${round}`;
+      const saver = PostgresSaver.fromConnString(db.url(), { schema, metrics: false });
+      const theirs = official(schema);
+      try {
+        // The official store's own setup can fail in such a race (it takes no lock): ours and the saver's must not.
+        const [mine, savers] = await Promise.allSettled([ours(schema).setup(), saver.setup(), round === 0 ? Promise.resolve() : theirs.setup()]);
+        expect([mine.status, savers.status]).toEqual(["fulfilled", "fulfilled"]);
+        await theirs.setup();
+      } finally {
+        await saver.end();
+      }
+    }
+  });
+});
+
 describe("setup", () => {
   it("from 8 stores at once on an empty schema: all succeed, once", async () => {
     const many = Array.from({ length: 8 }, () => ours("concurrent_setup"));
