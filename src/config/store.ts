@@ -34,20 +34,95 @@ export interface PostgresStoreConfig
   ensureTables?: boolean;
   ttl?: StoreTtlOptions;
   /**
-   * Vector search (pgvector) settings of the official store. Not supported
-   * by this store yet: giving it is refused, rather than searching without vectors.
+   * Vector search (pgvector), as the official store's `index`: items' text at
+   * `fields` is embedded on put and `search({ query })` ranks by similarity.
+   * `setup()` creates the extension, `store_vectors` and the indexes; a
+   * server without pgvector is an `InvalidOptionsError` there.
    */
-  index?: unknown;
+  index?: StoreIndexOptions;
   /** Postgres text search configuration for `search({ query })`. @default "english" */
   textSearchLanguage?: string;
+}
+
+/** An embeddings model: LangChain's `Embeddings`, or a function from texts to vectors. */
+export type StoreEmbeddings =
+  | ((texts: string[]) => Promise<number[][]>)
+  | { embedDocuments(texts: string[]): Promise<number[][]>; embedQuery?(text: string): Promise<number[]> };
+
+export interface StoreIndexOptions {
+  /** Dimensions of the embeddings. */
+  dims: number;
+  embed: StoreEmbeddings;
+  /** Paths of the text to embed in each value: "text", "meta.title", "tags[*]", "turns[-1].content"; "$" is the whole value. @default ["$"] */
+  fields?: string[];
+  /** @default "hnsw" */
+  indexType?: "hnsw" | "ivfflat";
+  /** @default "cosine" */
+  distanceMetric?: "cosine" | "l2" | "inner_product";
+  /** An index for each metric, not only `distanceMetric`'s. @default false */
+  createAllMetricIndexes?: boolean;
+  /** @default { m: 16, efConstruction: 200 } */
+  hnsw?: { m?: number; efConstruction?: number };
+  /** @default { lists: 100 } */
+  ivfflat?: { lists?: number };
+}
+
+export interface ResolvedStoreIndex {
+  dims: number;
+  embed: StoreEmbeddings;
+  fields: string[];
+  indexType: "hnsw" | "ivfflat";
+  distanceMetric: "cosine" | "l2" | "inner_product";
+  createAllMetricIndexes: boolean;
+  hnsw: { m: number; efConstruction: number };
+  ivfflat: { lists: number };
 }
 
 export interface ResolvedStoreOptions {
   saver: ResolvedOptions;
   ensureTables: boolean;
   ttl: { defaultTtl: number | undefined; refreshOnRead: boolean; sweepIntervalMinutes: number | undefined };
-  index: undefined;
+  index: ResolvedStoreIndex | undefined;
   textSearchLanguage: string;
+}
+
+function resolveIndex(index: unknown): ResolvedStoreIndex | undefined {
+  if (index === undefined) return undefined;
+  if (typeof index !== "object" || index === null) throw new InvalidOptionsError(`index must be an object, got ${describe(index)}`);
+  const o = index as StoreIndexOptions;
+  const positive = (value: unknown, what: string, fallback: number, max = 2 ** 31 - 1): number => {
+    if (value === undefined) return fallback;
+    if (typeof value !== "number" || !Number.isSafeInteger(value) || value < 1 || value > max) {
+      throw new InvalidOptionsError(`${what} must be an integer from 1 to ${max}, got ${describe(value)}`);
+    }
+    return value;
+  };
+  const dims = positive(o.dims, "index.dims", Number.NaN, 16_000);
+  if (Number.isNaN(dims)) throw new InvalidOptionsError("index.dims is required: the embeddings' dimensions");
+  const embed = o.embed as unknown;
+  if (typeof embed !== "function" && (typeof embed !== "object" || embed === null || typeof (embed as { embedDocuments?: unknown }).embedDocuments !== "function")) {
+    throw new InvalidOptionsError("index.embed must be a function from texts to vectors, or an Embeddings object with embedDocuments()");
+  }
+  const fields = o.fields ?? ["$"];
+  if (!Array.isArray(fields) || fields.length === 0 || !fields.every((f) => typeof f === "string" && f !== "")) {
+    throw new InvalidOptionsError(`index.fields must be a non-empty array of paths, got ${describe(fields)}`);
+  }
+  const indexType = o.indexType ?? "hnsw";
+  if (indexType !== "hnsw" && indexType !== "ivfflat") throw new InvalidOptionsError(`index.indexType must be "hnsw" or "ivfflat", got ${describe(indexType)}`);
+  const distanceMetric = o.distanceMetric ?? "cosine";
+  if (!["cosine", "l2", "inner_product"].includes(distanceMetric)) {
+    throw new InvalidOptionsError(`index.distanceMetric must be "cosine", "l2" or "inner_product", got ${describe(distanceMetric)}`);
+  }
+  return {
+    dims,
+    embed: embed as StoreEmbeddings,
+    fields,
+    indexType,
+    distanceMetric,
+    createAllMetricIndexes: o.createAllMetricIndexes === true,
+    hnsw: { m: positive(o.hnsw?.m, "index.hnsw.m", 16, 100), efConstruction: positive(o.hnsw?.efConstruction, "index.hnsw.efConstruction", 200, 1000) },
+    ivfflat: { lists: positive(o.ivfflat?.lists, "index.ivfflat.lists", 100, 32_768) },
+  };
 }
 
 export function resolveStoreOptions(config: PostgresStoreConfig): ResolvedStoreOptions {
@@ -55,9 +130,6 @@ export function resolveStoreOptions(config: PostgresStoreConfig): ResolvedStoreO
   const { connectionOptions, ensureTables = true, ttl = {}, index, textSearchLanguage = "english", ...saverOptions } = config;
   if (typeof connectionOptions !== "string" && (typeof connectionOptions !== "object" || connectionOptions === null)) {
     throw new InvalidOptionsError(`connectionOptions must be a connection string or pool settings, got ${describe(connectionOptions)}`);
-  }
-  if (index !== undefined) {
-    throw new InvalidOptionsError("index: vector search (pgvector) is not supported by this store yet; leave index out to use the store without it");
   }
   if (typeof ensureTables !== "boolean") throw new InvalidOptionsError(`ensureTables must be true or false, got ${describe(ensureTables)}`);
   if (typeof ttl !== "object" || ttl === null) throw new InvalidOptionsError(`ttl must be an object, got ${describe(ttl)}`);
@@ -87,7 +159,7 @@ export function resolveStoreOptions(config: PostgresStoreConfig): ResolvedStoreO
       refreshOnRead: ttl.refreshOnRead ?? false,
       sweepIntervalMinutes,
     },
-    index: undefined,
+    index: resolveIndex(index),
     textSearchLanguage,
   };
 }

@@ -131,6 +131,53 @@ LIMIT $4 OFFSET $5`;
 }
 
 /**
+ * Replaces the vectors of items ($1: JSON array of [namespace path, key]):
+ * those of $2 (JSON array of [path, key, field, text, "[x,y,...]"]) are
+ * written, the items' other vectors go. Sent in the put's own statement, after it.
+ */
+export function vectorsStatement(t: StoreTables): string {
+  return `
+WITH items AS (
+  SELECT e ->> 0 AS namespace_path, e ->> 1 AS key FROM jsonb_array_elements($1::jsonb) AS e
+), fresh AS (
+  SELECT e ->> 0 AS namespace_path, e ->> 1 AS key, e ->> 2 AS field_path, e ->> 3 AS text_content, (e ->> 4)::vector AS embedding
+  FROM jsonb_array_elements($2::jsonb) AS e
+), stale AS (
+  DELETE FROM ${t.vectors} v USING items i
+  WHERE v.namespace_path = i.namespace_path AND v.key = i.key
+    AND NOT EXISTS (SELECT 1 FROM fresh f WHERE f.namespace_path = v.namespace_path AND f.key = v.key AND f.field_path = v.field_path)
+  RETURNING 1
+)
+INSERT INTO ${t.vectors} (namespace_path, key, field_path, text_content, embedding)
+SELECT namespace_path, key, field_path, text_content, embedding FROM fresh
+ON CONFLICT (namespace_path, key, field_path) DO UPDATE SET text_content = EXCLUDED.text_content, embedding = EXCLUDED.embedding`;
+}
+
+/** How each metric turns a distance into a score (higher is more similar) for the query vector $2. */
+const VECTOR_SCORES = {
+  cosine: "1 - min(v.embedding <=> $2::vector)",
+  l2: "1 / (1 + min(v.embedding <-> $2::vector))",
+  inner_product: "max(-(v.embedding <#> $2::vector))",
+} as const;
+
+/**
+ * A vector `search`: items under prefix $1 with at least one vector, scored
+ * by their best field against $2 (the query's embedding), unexpired,
+ * matching `conditions` (parameters from $6), scoring at least $3; $4 limit, $5 offset.
+ */
+export function vectorSearchStatement(t: StoreTables, conditions: readonly string[], metric: keyof typeof VECTOR_SCORES): string {
+  return `
+SELECT s.namespace_path, s.key, s.value, s.created_at, s.updated_at, ${VECTOR_SCORES[metric]} AS score
+FROM ${t.store} s JOIN ${t.vectors} v ON v.namespace_path = s.namespace_path AND v.key = s.key
+WHERE ${prefixMatch("$1", "s.namespace_path")} AND (s.expires_at IS NULL OR s.expires_at > CURRENT_TIMESTAMP)
+  ${conditions.map((c) => `AND ${c}`).join("\n  ")}
+GROUP BY s.namespace_path, s.key
+HAVING $3::float8 IS NULL OR ${VECTOR_SCORES[metric]} >= $3::float8
+ORDER BY score DESC, s.namespace_path, s.key
+LIMIT $4 OFFSET $5`;
+}
+
+/**
  * `listNamespaces`: the distinct namespaces of unexpired items matching
  * prefix $1 and suffix $2 (arrays of labels, "*" matching any label, or
  * NULL), cut to $3 labels (or NULL), in order; $4 limit, $5 offset.
@@ -160,8 +207,8 @@ LIMIT $4 OFFSET $5`;
  * Items whose namespace starts with the labels joined in `param` (label by
  * label, not as a string: "user" does not match "user2:..."; "" matches all).
  */
-function prefixMatch(param: string): string {
-  return `(${param}::text = '' OR namespace_path = ${param}::text OR starts_with(namespace_path, ${param}::text || ':'))`;
+function prefixMatch(param: string, column = "namespace_path"): string {
+  return `(${param}::text = '' OR ${column} = ${param}::text OR starts_with(${column}, ${param}::text || ':'))`;
 }
 
 /**

@@ -12,7 +12,7 @@ import { hasLoneSurrogate } from "./input.js";
  * a stored value of another type never matches. Keys are top-level keys of
  * the value, as in the official store.
  */
-export function filterConditions(filter: unknown, params: unknown[], operation: string): string[] {
+export function filterConditions(filter: unknown, params: unknown[], operation: string, column = "value"): string[] {
   if (filter === undefined || filter === null) return [];
   if (typeof filter !== "object" || Array.isArray(filter)) {
     throw new InvalidInputError(`${operation}: filter must be an object, got ${describe(filter)}`);
@@ -25,16 +25,16 @@ export function filterConditions(filter: unknown, params: unknown[], operation: 
     if (condition === undefined) throw new InvalidInputError(`${operation}: filter ${JSON.stringify(key)} is undefined; leave the key out to not filter on it`);
     if (isMixed(condition)) throw new InvalidInputError(`${operation}: filter ${JSON.stringify(key)} mixes operators ($...) with field names`);
     if (!isOperators(condition)) {
-      conditions.push(`value @> ${param(json({ [key]: condition }, key, operation))}::jsonb`);
+      conditions.push(`${column} @> ${param(json({ [key]: condition }, key, operation))}::jsonb`);
       continue;
     }
     for (const [op, operand] of Object.entries(condition)) {
       switch (op) {
         case "$eq":
-          conditions.push(`value @> ${param(json({ [key]: operand }, key, operation))}::jsonb`);
+          conditions.push(`${column} @> ${param(json({ [key]: operand }, key, operation))}::jsonb`);
           break;
         case "$ne":
-          conditions.push(`NOT (value @> ${param(json({ [key]: operand }, key, operation))}::jsonb)`);
+          conditions.push(`NOT (${column} @> ${param(json({ [key]: operand }, key, operation))}::jsonb)`);
           break;
         case "$gt":
         case "$gte":
@@ -43,9 +43,9 @@ export function filterConditions(filter: unknown, params: unknown[], operation: 
           const sign = { $gt: ">", $gte: ">=", $lt: "<", $lte: "<=" }[op];
           const k = param(key);
           if (typeof operand === "number" && Number.isFinite(operand)) {
-            conditions.push(`(jsonb_typeof(value -> ${k}) = 'number' AND (value ->> ${k})::numeric ${sign} ${param(operand)}::numeric)`);
+            conditions.push(`(jsonb_typeof(${column} -> ${k}) = 'number' AND (${column} ->> ${k})::numeric ${sign} ${param(operand)}::numeric)`);
           } else if (typeof operand === "string" && !operand.includes("\u0000")) {
-            conditions.push(`(jsonb_typeof(value -> ${k}) = 'string' AND (value ->> ${k}) COLLATE "C" ${sign} ${param(operand)}::text)`);
+            conditions.push(`(jsonb_typeof(${column} -> ${k}) = 'string' AND (${column} ->> ${k}) COLLATE "C" ${sign} ${param(operand)}::text)`);
           } else {
             throw new InvalidInputError(`${operation}: filter ${JSON.stringify(key)} ${op} needs a number or a string, got ${describe(operand)}`);
           }
@@ -54,13 +54,13 @@ export function filterConditions(filter: unknown, params: unknown[], operation: 
         case "$in":
         case "$nin": {
           if (!Array.isArray(operand)) throw new InvalidInputError(`${operation}: filter ${JSON.stringify(key)} ${op} needs an array, got ${describe(operand)}`);
-          const among = `coalesce((value -> ${param(key)}) = ANY (ARRAY(SELECT jsonb_array_elements(${param(json(operand, key, operation))}::jsonb))), false)`;
+          const among = `coalesce((${column} -> ${param(key)}) = ANY (ARRAY(SELECT jsonb_array_elements(${param(json(operand, key, operation))}::jsonb))), false)`;
           conditions.push(op === "$in" ? among : `NOT ${among}`);
           break;
         }
         case "$exists":
           if (typeof operand !== "boolean") throw new InvalidInputError(`${operation}: filter ${JSON.stringify(key)} $exists needs true or false`);
-          conditions.push(`${operand ? "" : "NOT "}(value ? ${param(key)})`);
+          conditions.push(`${operand ? "" : "NOT "}(${column} ? ${param(key)})`);
           break;
         default:
           throw new InvalidInputError(`${operation}: filter ${JSON.stringify(key)} uses an unknown operator (${JSON.stringify(op)}); known: $eq $ne $gt $gte $lt $lte $in $nin $exists`);

@@ -18,9 +18,21 @@ import { InvalidInputError, InvalidOptionsError, MigrationError, SQLSTATE, isTra
 import { Instrumentation, type OperationStats } from "../observe/instrument.js";
 import { CheckpointMetrics } from "../observe/metrics.js";
 import { storeMigrations } from "../schema/store-migrations.js";
-import { buildStoreStatements, listNamespacesPlainStatement, listNamespacesStatement, searchStatement, storeTables } from "../sql/store.js";
+import {
+  buildStoreStatements,
+  listNamespacesPlainStatement,
+  listNamespacesStatement,
+  searchStatement,
+  storeTables,
+  vectorSearchStatement,
+  vectorsStatement,
+} from "../sql/store.js";
+import { embedDocuments, embedQuery, textsToEmbed, vectorText } from "./vectors.js";
 import { filterConditions } from "./filter.js";
 import { itemKey, itemValue, matchLabels, namespacePath, pageNumber, ttlMinutes } from "./input.js";
+
+/** The migration that creates the pgvector extension (the first of the index's). */
+const VECTOR_EXTENSION_VERSION = 4;
 
 /** Expired items deleted per statement by a sweep. */
 const SWEEP_BATCH = 1_000;
@@ -148,10 +160,17 @@ export class PostgresStore extends BaseStore {
 
   override async search(
     namespacePrefix: string[],
-    options: { filter?: Record<string, unknown>; limit?: number; offset?: number; query?: string; refreshTtl?: boolean } = {},
+    options: {
+      filter?: Record<string, unknown>; limit?: number; offset?: number; query?: string; refreshTtl?: boolean;
+      /** "auto" (by similarity when the store has an index, else text), "vector" or "text". */
+      mode?: "auto" | "vector" | "text";
+      /** With an index: only items scoring at least this. */
+      similarityThreshold?: number;
+    } = {},
   ): Promise<SearchItem[]> {
-    const { filter, limit = 10, offset = 0, query, refreshTtl } = options ?? {};
-    return (await this.execute([{ namespacePrefix, filter, limit, offset, query, refreshTtl } as SearchOperation], "store.search"))[0] as SearchItem[];
+    const { filter, limit = 10, offset = 0, query, refreshTtl, mode, similarityThreshold } = options ?? {};
+    const op = { namespacePrefix, filter, limit, offset, query, refreshTtl, mode, similarityThreshold } as SearchOperation;
+    return (await this.execute([op], "store.search"))[0] as SearchItem[];
   }
 
   override async listNamespaces(
@@ -195,6 +214,7 @@ export class PostgresStore extends BaseStore {
       for (const [i, p] of plan.entries()) {
         // Prepared: filter shapes repeat, and each shape is its own statement text.
         if (p.kind === "search") {
+          if (p.embedQuery) p.values[1] = vectorText(await embedQuery(this.options.index!.embed, p.values[1] as string, this.options.index!.dims));
           const rows = await this.query<ItemRow & { score: number | null }>("store.search", p.text, p.values, stats, true);
           results[i] = rows.map(searchItem);
           const renew = p.refresh && this.options.ttl.defaultTtl !== undefined;
@@ -204,6 +224,8 @@ export class PostgresStore extends BaseStore {
         }
         if (p.kind === "list") results[i] = (await this.query<{ ns: string }>("store.listNamespaces", p.text, p.values, stats, true)).map((r) => r.ns.split(":"));
       }
+      // Embedded before anything is written: an embeddings model that fails leaves the store as it was.
+      const indexed = await this.embedPuts(plan);
       const puts = new Map<string, [string, string, unknown, number | null]>();
       // Sorted: concurrent batches then lock rows in the same order, and never deadlock.
       const writes = plan.filter((p) => p.kind === "put").sort((a, b) => compare(a.path, b.path) || compare(a.key, b.key));
@@ -218,9 +240,27 @@ export class PostgresStore extends BaseStore {
         const payload = `[${[...puts.values()].map(([path, key, value, ttl]) => `[${JSON.stringify(path)},${JSON.stringify(key)},${value ?? "null"},${ttl ?? "null"}]`).join(",")}]`;
         await this.query("store.put", this.sql.put, [payload], stats, true);
       }
+      if (indexed !== undefined && indexed.items.length > 0) {
+        await this.query("store.put", vectorsStatement(this.tables), [JSON.stringify(indexed.items), JSON.stringify(indexed.vectors)], stats, true);
+      }
       stats.rows = operations.length;
       return results as OperationResults<Op>;
     });
+  }
+
+  /** The vectors a batch's puts store (the last put of each key), embedded in one call; undefined without an index. */
+  private async embedPuts(plan: readonly Prepared[]): Promise<{ items: Array<[string, string]>; vectors: Array<[string, string, string, string, string]> } | undefined> {
+    const index = this.options.index;
+    if (index === undefined) return undefined;
+    const last = new Map<string, Extract<Prepared, { kind: "put" }>>();
+    for (const p of plan) if (p.kind === "put") last.set(JSON.stringify([p.path, p.key]), p);
+    const puts = [...last.values()].filter((p) => p.fields !== undefined);
+    const texts = puts.flatMap((p) => textsToEmbed(p.original, p.fields!).map(([field, text]) => [p, field, text] as const));
+    const embeddings = await embedDocuments(index.embed, texts.map(([, , text]) => text), index.dims);
+    return {
+      items: puts.map((p) => [p.path, p.key]),
+      vectors: texts.map(([p, field, text], i) => [p.path, p.key, field, text, vectorText(embeddings[i]!)]),
+    };
   }
 
   /** Deletes expired items, in batches; returns how many went. */
@@ -257,7 +297,29 @@ export class PostgresStore extends BaseStore {
     const operation = "store.batch";
     if (typeof op !== "object" || op === null) throw new InvalidInputError(`${operation}: operations[${i}] must be an operation object, got ${describe(op)}`);
     if ("namespacePrefix" in op) {
-      const { namespacePrefix, filter, limit, offset, query, refreshTtl } = op as SearchOperation & { query?: unknown; refreshTtl?: unknown };
+      const { namespacePrefix, filter, limit, offset, query, refreshTtl, mode, similarityThreshold } = op as SearchOperation & {
+        query?: unknown; refreshTtl?: unknown; mode?: unknown; similarityThreshold?: unknown;
+      };
+      const refresh = refreshTtl === true || (refreshTtl === undefined && this.options.ttl.refreshOnRead);
+      if (mode !== undefined && !["auto", "vector", "text"].includes(mode as string)) {
+        throw new InvalidInputError(`store.search: mode must be "auto", "vector" or "text", got ${describe(mode)}`);
+      }
+      const wantsVectors = query !== undefined && query !== null && query !== "" && mode !== "text";
+      if (mode === "vector" && this.options.index === undefined) throw new InvalidInputError("store.search: mode \"vector\" needs the store's index");
+      if (wantsVectors && this.options.index !== undefined) {
+        if (similarityThreshold !== undefined && (typeof similarityThreshold !== "number" || !Number.isFinite(similarityThreshold))) {
+          throw new InvalidInputError(`store.search: similarityThreshold must be a number, got ${describe(similarityThreshold)}`);
+        }
+        const values: unknown[] = [
+          pathLabels(namespacePrefix, "store.search").join(":"),
+          checkedQuery(query),
+          similarityThreshold ?? null,
+          pageNumber(limit, 10, "limit", "store.search", 0),
+          pageNumber(offset, 0, "offset", "store.search", 0),
+        ];
+        const conditions = filterConditions(filter, values, "store.search", "s.value");
+        return { kind: "search", text: vectorSearchStatement(this.tables, conditions, this.options.index.distanceMetric), values, refresh, embedQuery: true };
+      }
       const values: unknown[] = [
         pathLabels(namespacePrefix, "store.search").join(":"),
         query === undefined || query === null || query === "" ? null : checkedQuery(query),
@@ -266,7 +328,7 @@ export class PostgresStore extends BaseStore {
         pageNumber(offset, 0, "offset", "store.search", 0),
       ];
       const conditions = filterConditions(filter, values, "store.search");
-      return { kind: "search", text: searchStatement(this.tables, conditions), values, refresh: refreshTtl === true || (refreshTtl === undefined && this.options.ttl.refreshOnRead) };
+      return { kind: "search", text: searchStatement(this.tables, conditions), values, refresh, embedQuery: false };
     }
     if ("matchConditions" in op || ("limit" in op && !("key" in op))) {
       const { matchConditions = [], maxDepth, limit, offset } = op as ListNamespacesOperation;
@@ -299,8 +361,11 @@ export class PostgresStore extends BaseStore {
       };
     }
     if ("value" in op) {
-      // Index fields matter only to a vector index, which this store has none of: ignored, as the official store does then.
-      const { namespace, key, value } = op as PutOperation;
+      // Without a vector index, index fields are ignored, as the official store does.
+      const { namespace, key, value, index } = op as PutOperation;
+      if (index !== undefined && index !== false && (!Array.isArray(index) || !index.every((f) => typeof f === "string" && f !== ""))) {
+        throw new InvalidInputError(`store.put: index must be false or an array of field paths, got ${describe(index)}`);
+      }
       const ttlGiven = (op as { options?: { ttl?: unknown } }).options?.ttl ?? (op as { ttl?: unknown }).ttl;
       const deleting = value === null;
       return {
@@ -309,6 +374,8 @@ export class PostgresStore extends BaseStore {
         key: itemKey(key, deleting ? "store.delete" : "store.put"),
         value: deleting ? null : itemValue(value, "store.put", this.options.saver.maxPayloadBytes),
         ttl: deleting ? null : ttlMinutes(ttlGiven, "store.put") ?? this.options.ttl.defaultTtl ?? null,
+        fields: deleting || this.options.index === undefined ? undefined : index === false ? [] : index ?? this.options.index.fields,
+        original: value,
       };
     }
     if ("key" in op && "namespace" in op) {
@@ -347,7 +414,7 @@ export class PostgresStore extends BaseStore {
   }
 
   private async migrateOnce(): Promise<void> {
-    const steps = storeMigrations(this.tables);
+    const steps = storeMigrations(this.tables, this.options.index);
     const current = await this.executor.run("store.setup", async (client) => {
       try {
         return ((await client.query(this.sql.currentVersion)).rows[0] as { v: number | null } | undefined)?.v ?? -1;
@@ -369,6 +436,12 @@ export class PostgresStore extends BaseStore {
       await client.query(`CREATE SCHEMA IF NOT EXISTS ${quotedSchema}`);
       const exists = (await client.query(this.sql.migrationsTableExists, [this.tables.migrations])).rows[0] as { exists: boolean };
       const from = exists.exists ? ((await client.query(this.sql.currentVersion)).rows[0] as { v: number | null }).v ?? -1 : -1;
+      if (this.options.index !== undefined && from < VECTOR_EXTENSION_VERSION) {
+        const { rows } = await client.query("SELECT 1 FROM pg_available_extensions WHERE name = 'vector'");
+        if (rows.length === 0) {
+          throw new InvalidOptionsError("index: this PostgreSQL server has no pgvector extension ('vector'); install pgvector, or leave index out");
+        }
+      }
       for (let v = from + 1; v < steps.length; v += 1) {
         try {
           await client.query(steps[v]!);
@@ -410,8 +483,8 @@ function stateOf(error: unknown): string | undefined {
 
 type Prepared =
   | { kind: "get"; path: string; key: string }
-  | { kind: "put"; path: string; key: string; value: string | null; ttl: number | null }
-  | { kind: "search"; text: string; values: unknown[]; refresh: boolean }
+  | { kind: "put"; path: string; key: string; value: string | null; ttl: number | null; fields: readonly string[] | undefined; original: unknown }
+  | { kind: "search"; text: string; values: unknown[]; refresh: boolean; embedQuery: boolean }
   | { kind: "list"; text: string; values: unknown[] };
 
 /** Code unit order, the same in every process: what batches sort their writes by. */
