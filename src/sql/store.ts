@@ -178,6 +178,27 @@ LIMIT $4 OFFSET $5`;
 }
 
 /**
+ * A hybrid `search`: as `vectorSearchStatement`, scored $6 × the vector
+ * score + (1 − $6) × the text rank of query $7 in language $8; an item
+ * matches by its text or by a vector scoring at least $3 (any, when NULL).
+ * `conditions` take parameters from $9.
+ */
+export function hybridSearchStatement(t: StoreTables, conditions: readonly string[], metric: keyof typeof VECTOR_SCORES): string {
+  const rank = "ts_rank(to_tsvector($8::regconfig, s.value::text), plainto_tsquery($8::regconfig, $7::text))";
+  return `
+SELECT s.namespace_path, s.key, s.value, s.created_at, s.updated_at,
+       $6::float8 * ${VECTOR_SCORES[metric]} + (1 - $6::float8) * ${rank} AS score
+FROM ${t.store} s JOIN ${t.vectors} v ON v.namespace_path = s.namespace_path AND v.key = s.key
+WHERE ${prefixMatch("$1", "s.namespace_path")} AND (s.expires_at IS NULL OR s.expires_at > CURRENT_TIMESTAMP)
+  ${conditions.map((c) => `AND ${c}`).join("\n  ")}
+GROUP BY s.namespace_path, s.key
+HAVING to_tsvector($8::regconfig, s.value::text) @@ plainto_tsquery($8::regconfig, $7::text)
+    OR ${VECTOR_SCORES[metric]} >= coalesce($3::float8, '-infinity'::float8)
+ORDER BY score DESC, s.namespace_path, s.key
+LIMIT $4 OFFSET $5`;
+}
+
+/**
  * `listNamespaces`: the distinct namespaces of unexpired items matching
  * prefix $1 and suffix $2 (arrays of labels, "*" matching any label, or
  * NULL), cut to $3 labels (or NULL), in order; $4 limit, $5 offset.

@@ -24,6 +24,7 @@ import {
   listNamespacesStatement,
   searchStatement,
   storeTables,
+  hybridSearchStatement,
   vectorSearchStatement,
   vectorsStatement,
 } from "../sql/store.js";
@@ -162,15 +163,32 @@ export class PostgresStore extends BaseStore {
     namespacePrefix: string[],
     options: {
       filter?: Record<string, unknown>; limit?: number; offset?: number; query?: string; refreshTtl?: boolean;
-      /** "auto" (by similarity when the store has an index, else text), "vector" or "text". */
-      mode?: "auto" | "vector" | "text";
-      /** With an index: only items scoring at least this. */
+      /** "auto" (by similarity when the store has an index, else text), "vector", "text" or "hybrid" (both). */
+      mode?: "auto" | "vector" | "text" | "hybrid";
+      /** With an index: only items scoring at least this (hybrid: items matching the text, or whose vector does). */
       similarityThreshold?: number;
+      /** Hybrid: the vector score's share of the score, the text rank's being the rest. @default 0.7 */
+      vectorWeight?: number;
     } = {},
   ): Promise<SearchItem[]> {
-    const { filter, limit = 10, offset = 0, query, refreshTtl, mode, similarityThreshold } = options ?? {};
-    const op = { namespacePrefix, filter, limit, offset, query, refreshTtl, mode, similarityThreshold } as SearchOperation;
+    const { filter, limit = 10, offset = 0, query, refreshTtl, mode, similarityThreshold, vectorWeight } = options ?? {};
+    const op = { namespacePrefix, filter, limit, offset, query, refreshTtl, mode, similarityThreshold, vectorWeight } as SearchOperation;
     return (await this.execute([op], "store.search"))[0] as SearchItem[];
+  }
+
+  /** The official store's `vectorSearch`: `search` by similarity. */
+  async vectorSearch(namespacePrefix: string[], query: string, options: Omit<NonNullable<Parameters<PostgresStore["search"]>[1]>, "query" | "mode"> = {}): Promise<SearchItem[]> {
+    return this.search(namespacePrefix, { ...options, query, mode: "vector" });
+  }
+
+  /** The official store's `hybridSearch`: `search` by similarity and text together. */
+  async hybridSearch(namespacePrefix: string[], query: string, options: Omit<NonNullable<Parameters<PostgresStore["search"]>[1]>, "query" | "mode"> = {}): Promise<SearchItem[]> {
+    return this.search(namespacePrefix, { ...options, query, mode: "hybrid" });
+  }
+
+  /** The official store's `textSearch`: `search` by text only. */
+  async textSearch(namespacePrefix: string[], options: Omit<NonNullable<Parameters<PostgresStore["search"]>[1]>, "mode"> = {}): Promise<SearchItem[]> {
+    return this.search(namespacePrefix, { ...options, mode: "text" });
   }
 
   override async listNamespaces(
@@ -301,11 +319,13 @@ export class PostgresStore extends BaseStore {
         query?: unknown; refreshTtl?: unknown; mode?: unknown; similarityThreshold?: unknown;
       };
       const refresh = refreshTtl === true || (refreshTtl === undefined && this.options.ttl.refreshOnRead);
-      if (mode !== undefined && !["auto", "vector", "text"].includes(mode as string)) {
-        throw new InvalidInputError(`store.search: mode must be "auto", "vector" or "text", got ${describe(mode)}`);
+      if (mode !== undefined && !["auto", "vector", "text", "hybrid"].includes(mode as string)) {
+        throw new InvalidInputError(`store.search: mode must be "auto", "vector", "text" or "hybrid", got ${describe(mode)}`);
       }
       const wantsVectors = query !== undefined && query !== null && query !== "" && mode !== "text";
-      if (mode === "vector" && this.options.index === undefined) throw new InvalidInputError("store.search: mode \"vector\" needs the store's index");
+      if ((mode === "vector" || mode === "hybrid") && this.options.index === undefined) {
+        throw new InvalidInputError(`store.search: mode ${JSON.stringify(mode)} needs the store's index`);
+      }
       if (wantsVectors && this.options.index !== undefined) {
         if (similarityThreshold !== undefined && (typeof similarityThreshold !== "number" || !Number.isFinite(similarityThreshold))) {
           throw new InvalidInputError(`store.search: similarityThreshold must be a number, got ${describe(similarityThreshold)}`);
@@ -317,6 +337,15 @@ export class PostgresStore extends BaseStore {
           pageNumber(limit, 10, "limit", "store.search", 0),
           pageNumber(offset, 0, "offset", "store.search", 0),
         ];
+        if (mode === "hybrid") {
+          const { vectorWeight = 0.7 } = op as { vectorWeight?: unknown };
+          if (typeof vectorWeight !== "number" || !(vectorWeight >= 0 && vectorWeight <= 1)) {
+            throw new InvalidInputError(`store.search: vectorWeight must be a number from 0 to 1, got ${describe(vectorWeight)}`);
+          }
+          values.push(vectorWeight, query, this.options.textSearchLanguage);
+          const conditions = filterConditions(filter, values, "store.search", "s.value");
+          return { kind: "search", text: hybridSearchStatement(this.tables, conditions, this.options.index.distanceMetric), values, refresh, embedQuery: true };
+        }
         const conditions = filterConditions(filter, values, "store.search", "s.value");
         return { kind: "search", text: vectorSearchStatement(this.tables, conditions, this.options.index.distanceMetric), values, refresh, embedQuery: true };
       }

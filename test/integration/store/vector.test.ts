@@ -86,6 +86,21 @@ describe("vector search", () => {
     expect((await store.search(["docs"], { query: "kitten" })).map((i) => i.key).sort()).toEqual(["a", "b"]);
   });
 
+  it("has the official store's hybrid mode and its vectorSearch, hybridSearch and textSearch methods", async () => {
+    const store = ours("vec_hybrid", { fields: ["text"] });
+    await store.setup();
+    await seed(store);
+    // Text alone (weight 0) ranks the item whose text holds the word first; vectors alone (weight 1) the closest vector.
+    expect((await store.search(["pets"], { query: "engine", mode: "hybrid", vectorWeight: 0 }))[0]!.key).toBe("v");
+    expect((await store.hybridSearch(["pets"], "puppy", { vectorWeight: 1 }))[0]!.key).toBe("d");
+    // An item that neither matches the text nor reaches the threshold is left out.
+    const strict = await store.hybridSearch(["pets"], "engine", { vectorWeight: 0.5, similarityThreshold: 0.99 });
+    expect(strict.map((i) => i.key)).toEqual(["v"]);
+    expect((await store.vectorSearch(["pets"], "kitten", { limit: 1 })).map((i) => i.key)).toEqual(["c"]);
+    expect((await store.textSearch(["pets"], { query: "puppy" })).map((i) => i.key)).toEqual(["d"]);
+    await expect(store.search(["pets"], { query: "x", mode: "hybrid", vectorWeight: 2 })).rejects.toThrow(/vectorWeight/);
+  });
+
   it("shares its tables and vectors with the official store, both ways", async () => {
     const index = { dims: 3, embed, fields: ["text"], indexType: "hnsw" as const, distanceMetric: "cosine" as const };
     const theirs = new OfficialStore({ connectionOptions: vectorDb.url(), schema: "vec_interop", index });
