@@ -106,7 +106,7 @@ export function blobLoader(serde: SerializerProtocol, maxPayloadBytes: number, s
  * (when `where` is known) and why, never its content (a serializer's own
  * message may quote the stored bytes, as JSON.parse's does: only its class is kept).
  */
-function unreadable(error: unknown, type: string, where: StoredLocation | undefined): CheckpointerError {
+export function unreadable(error: unknown, type: string, where: StoredLocation | undefined): CheckpointerError {
   if (error instanceof CheckpointerError && !(error instanceof SerializationError)) return error;
   if (error instanceof UnrevivableError) {
     return where === undefined ? error : new UnrevivableError(`cannot read ${describeLocation(where)}: ${error.message}`, { location: where });

@@ -1,8 +1,7 @@
 import type { RunnableConfig } from "@langchain/core/runnables";
 import type { CheckpointListOptions, MemorySaver } from "@langchain/langgraph-checkpoint";
-import { SerializationError, type StoredLocation } from "../errors.js";
-import { describeLocation } from "./decode.js";
-import { UnrevivableError } from "./reviver.js";
+import { CheckpointerError, type StoredLocation } from "../errors.js";
+import { unreadable } from "./decode.js";
 
 /**
  * `MemorySaver` deserializes a whole checkpoint (values included) at once
@@ -16,7 +15,7 @@ export async function locateUnreadable(
   saver: MemorySaver,
   config: RunnableConfig,
   options?: CheckpointListOptions & { single?: boolean },
-): Promise<SerializationError | undefined> {
+): Promise<CheckpointerError | undefined> {
   const configurable = config.configurable ?? {};
   const threads = configurable.thread_id !== undefined ? [String(configurable.thread_id)] : Object.keys(saver.storage);
   const wantedId = configurable.checkpoint_id as string | undefined;
@@ -35,14 +34,14 @@ export async function locateUnreadable(
         if (stored === undefined || remaining <= 0) continue;
         const at = { threadId, checkpointNs: ns, checkpointId: id };
         const metadata = await attempt(saver, stored[1], { ...at, part: "metadata" });
-        if (metadata instanceof SerializationError) return metadata;
+        if (metadata instanceof CheckpointerError) return metadata;
         const filter = options?.filter;
         if (filter && !Object.entries(filter).every(([key, value]) => (metadata as Record<string, unknown>)[key] === value)) continue;
         remaining -= 1;
         for (const [key, [taskId, channel, bytes]] of Object.entries(saver.writes[JSON.stringify([threadId, ns, id])] ?? {})) {
           const idx = Number(key.slice(key.lastIndexOf(",") + 1));
           const write = await attempt(saver, bytes, { ...at, part: "write", taskId, channel, idx });
-          if (write instanceof SerializationError) return write;
+          if (write instanceof CheckpointerError) return write;
         }
         const value = await checkpointFailure(saver, stored[0], at);
         if (value !== undefined) return value;
@@ -66,7 +65,7 @@ async function checkpointFailure(
   saver: MemorySaver,
   stored: Uint8Array,
   at: { threadId: string; checkpointNs: string; checkpointId: string },
-): Promise<SerializationError | undefined> {
+): Promise<CheckpointerError | undefined> {
   let document: { channel_values?: Record<string, unknown>; channel_versions?: Record<string, unknown> };
   try {
     document = JSON.parse(new TextDecoder().decode(stored));
@@ -76,13 +75,11 @@ async function checkpointFailure(
   for (const [channel, value] of Object.entries(document.channel_values ?? {})) {
     const where = { ...at, part: "value" as const, channel, version: String(document.channel_versions?.[channel] ?? "") };
     const result = await attempt(saver, () => JSON.stringify(value), where);
-    if (result instanceof SerializationError) return result;
+    if (result instanceof CheckpointerError) return result;
   }
   return undefined;
 }
 
-function located(error: unknown, where: StoredLocation): SerializationError {
-  const why = error instanceof UnrevivableError ? error.message : `it could not be deserialized (${error instanceof Error ? error.name : typeof error})`;
-  const Kind = error instanceof UnrevivableError ? UnrevivableError : SerializationError;
-  return new Kind(`cannot read ${describeLocation(where)}: ${why}`, { location: where });
+function located(error: unknown, where: StoredLocation): CheckpointerError {
+  return unreadable(error, "json", where);
 }

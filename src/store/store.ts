@@ -1,8 +1,6 @@
 import {
   BaseStore,
-  type GetOperation,
   type Item,
-  type ListNamespacesOperation,
   type Operation,
   type OperationResults,
   type PutOperation,
@@ -13,27 +11,14 @@ import pg from "pg";
 import { describe } from "../config/checks.js";
 import { type PostgresStoreConfig, type ResolvedStoreOptions, resolveStoreOptions } from "../config/store.js";
 import { Executor } from "../connection/executor.js";
-import { ConnectionSource, type PgPool, type PgPoolClient, createPool } from "../connection/pool.js";
-import { InvalidInputError, InvalidOptionsError, MigrationError, SQLSTATE, isTransient, sqlstateOf } from "../errors.js";
+import { ConnectionSource, type PgPool, createPool } from "../connection/pool.js";
+import { InvalidInputError } from "../errors.js";
 import { Instrumentation, type OperationStats } from "../observe/instrument.js";
 import { CheckpointMetrics } from "../observe/metrics.js";
-import { storeMigrations } from "../schema/store-migrations.js";
-import {
-  buildStoreStatements,
-  listNamespacesPlainStatement,
-  listNamespacesStatement,
-  searchStatement,
-  storeTables,
-  hybridSearchStatement,
-  vectorSearchStatement,
-  vectorsStatement,
-} from "../sql/store.js";
+import { buildStoreStatements, storeTables, vectorsStatement } from "../sql/store.js";
+import { type Prepared, prepareOperation } from "./operations.js";
+import { setUpStore } from "./setup.js";
 import { embedDocuments, embedQuery, textsToEmbed, vectorText } from "./vectors.js";
-import { filterConditions } from "./filter.js";
-import { itemKey, itemValue, matchLabels, namespacePath, pageNumber, ttlMinutes } from "./input.js";
-
-/** The migration that creates the pgvector extension (the first of the index's). */
-const VECTOR_EXTENSION_VERSION = 4;
 
 /** Expired items deleted per statement by a sweep. */
 const SWEEP_BATCH = 1_000;
@@ -63,8 +48,6 @@ export class PostgresStore extends BaseStore {
   private readonly connections: ConnectionSource;
   private readonly executor: Executor;
   private readonly instrumentation: Instrumentation;
-  private readonly detachMetrics: () => void;
-  private readonly ownsPool: boolean;
   private setupDone: Promise<void> | undefined;
   private sweepTimer: NodeJS.Timeout | undefined;
   private closing: Promise<void> | undefined;
@@ -73,7 +56,6 @@ export class PostgresStore extends BaseStore {
     super();
     this.options = resolveStoreOptions(config);
     const { connectionOptions } = config;
-    this.ownsPool = true;
     this.pool = typeof connectionOptions === "string"
       ? createPool(connectionOptions, this.options.saver)
       : (new pg.Pool({
@@ -93,7 +75,6 @@ export class PostgresStore extends BaseStore {
       retried: (operation) => this.instrumentation.retried(operation),
       sent: (mode) => this.instrumentation.statementSent(mode),
     });
-    this.detachMetrics = () => {};
     this.tables = storeTables(this.options.saver.quotedSchema);
     this.sql = buildStoreStatements(this.tables);
   }
@@ -110,7 +91,7 @@ export class PostgresStore extends BaseStore {
    * Starts the TTL sweep when `ttl.sweepIntervalMinutes` is set.
    */
   async setup(): Promise<void> {
-    this.setupDone ??= this.instrumentation.run("store.setup", {}, () => this.migrate()).catch((error: unknown) => {
+    this.setupDone ??= this.instrumentation.run("store.setup", {}, () => setUpStore(this.executor, this.options, this.tables, this.sql)).catch((error: unknown) => {
       this.setupDone = undefined;
       throw error;
     });
@@ -137,8 +118,8 @@ export class PostgresStore extends BaseStore {
       if (this.sweepTimer !== undefined) clearInterval(this.sweepTimer);
       await this.executor.drain(this.options.saver.drainTimeoutMs);
       this.connections.detach();
-      this.detachMetrics();
-      if (this.ownsPool) await this.pool.end();
+      // The store always creates its pool (from a URL or settings), so it always closes it.
+      await this.pool.end();
     })();
     return this.closing;
   }
@@ -216,7 +197,7 @@ export class PostgresStore extends BaseStore {
     if (!Array.isArray(operations)) throw new InvalidInputError(`store.batch: operations must be an array, got ${describe(operations)}`);
     await this.ready();
     return this.instrumentation.run(name, {}, async (stats) => {
-      const plan = operations.map((op, i) => this.prepare(op, i));
+      const plan = operations.map((op, i) => prepareOperation(op, i, this.options, this.tables));
       const results: unknown[] = new Array(operations.length).fill(undefined);
       const gets = plan.flatMap((p, i) => (p.kind === "get" ? [[i, p] as const] : []));
       if (gets.length > 0) {
@@ -310,181 +291,9 @@ export class PostgresStore extends BaseStore {
     });
   }
 
-  /** Each operation checked and turned into what the batch sends. */
-  private prepare(op: unknown, i: number): Prepared {
-    const operation = "store.batch";
-    if (typeof op !== "object" || op === null) throw new InvalidInputError(`${operation}: operations[${i}] must be an operation object, got ${describe(op)}`);
-    if ("namespacePrefix" in op) {
-      const { namespacePrefix, filter, limit, offset, query, refreshTtl, mode, similarityThreshold } = op as SearchOperation & {
-        query?: unknown; refreshTtl?: unknown; mode?: unknown; similarityThreshold?: unknown;
-      };
-      const refresh = refreshTtl === true || (refreshTtl === undefined && this.options.ttl.refreshOnRead);
-      if (mode !== undefined && !["auto", "vector", "text", "hybrid"].includes(mode as string)) {
-        throw new InvalidInputError(`store.search: mode must be "auto", "vector", "text" or "hybrid", got ${describe(mode)}`);
-      }
-      const wantsVectors = query !== undefined && query !== null && query !== "" && mode !== "text";
-      if ((mode === "vector" || mode === "hybrid") && this.options.index === undefined) {
-        throw new InvalidInputError(`store.search: mode ${JSON.stringify(mode)} needs the store's index`);
-      }
-      if (wantsVectors && this.options.index !== undefined) {
-        if (similarityThreshold !== undefined && (typeof similarityThreshold !== "number" || !Number.isFinite(similarityThreshold))) {
-          throw new InvalidInputError(`store.search: similarityThreshold must be a number, got ${describe(similarityThreshold)}`);
-        }
-        const values: unknown[] = [
-          pathLabels(namespacePrefix, "store.search").join(":"),
-          checkedQuery(query),
-          similarityThreshold ?? null,
-          pageNumber(limit, 10, "limit", "store.search", 0),
-          pageNumber(offset, 0, "offset", "store.search", 0),
-        ];
-        if (mode === "hybrid") {
-          const { vectorWeight = 0.7 } = op as { vectorWeight?: unknown };
-          if (typeof vectorWeight !== "number" || !(vectorWeight >= 0 && vectorWeight <= 1)) {
-            throw new InvalidInputError(`store.search: vectorWeight must be a number from 0 to 1, got ${describe(vectorWeight)}`);
-          }
-          values.push(vectorWeight, query, this.options.textSearchLanguage);
-          const conditions = filterConditions(filter, values, "store.search", "s.value");
-          return { kind: "search", text: hybridSearchStatement(this.tables, conditions, this.options.index.distanceMetric), values, refresh, embedQuery: true };
-        }
-        const conditions = filterConditions(filter, values, "store.search", "s.value");
-        return { kind: "search", text: vectorSearchStatement(this.tables, conditions, this.options.index.distanceMetric), values, refresh, embedQuery: true };
-      }
-      const values: unknown[] = [
-        pathLabels(namespacePrefix, "store.search").join(":"),
-        query === undefined || query === null || query === "" ? null : checkedQuery(query),
-        this.options.textSearchLanguage,
-        pageNumber(limit, 10, "limit", "store.search", 0),
-        pageNumber(offset, 0, "offset", "store.search", 0),
-      ];
-      const conditions = filterConditions(filter, values, "store.search");
-      return { kind: "search", text: searchStatement(this.tables, conditions), values, refresh, embedQuery: false };
-    }
-    if ("matchConditions" in op || ("limit" in op && !("key" in op))) {
-      const { matchConditions = [], maxDepth, limit, offset } = op as ListNamespacesOperation;
-      if (!Array.isArray(matchConditions)) throw new InvalidInputError(`store.listNamespaces: matchConditions must be an array`);
-      const prefix = matchConditions.find((c) => c?.matchType === "prefix")?.path;
-      const suffix = matchConditions.find((c) => c?.matchType === "suffix")?.path;
-      const labels = matchLabels(prefix, "store.listNamespaces", "prefix");
-      if (suffix === undefined && maxDepth === undefined && !labels?.includes("*")) {
-        return {
-          kind: "list",
-          text: listNamespacesPlainStatement(this.tables),
-          values: [
-            labels === null || labels.length === 0 ? null : labels.join(":"),
-            pageNumber(limit, 100, "limit", "store.listNamespaces", 0),
-            pageNumber(offset, 0, "offset", "store.listNamespaces", 0),
-          ],
-        };
-      }
-      return {
-        kind: "list",
-        text: listNamespacesStatement(this.tables),
-        values: [
-          matchLabels(prefix, "store.listNamespaces", "prefix"),
-          matchLabels(suffix, "store.listNamespaces", "suffix"),
-          maxDepth === undefined ? null : pageNumber(maxDepth, 0, "maxDepth", "store.listNamespaces", 1),
-          pageNumber(limit, 100, "limit", "store.listNamespaces", 0),
-          pageNumber(offset, 0, "offset", "store.listNamespaces", 0),
-          literalLead(matchLabels(prefix, "store.listNamespaces", "prefix")),
-        ],
-      };
-    }
-    if ("value" in op) {
-      // Without a vector index, index fields are ignored, as the official store does.
-      const { namespace, key, value, index } = op as PutOperation;
-      if (index !== undefined && index !== false && (!Array.isArray(index) || !index.every((f) => typeof f === "string" && f !== ""))) {
-        throw new InvalidInputError(`store.put: index must be false or an array of field paths, got ${describe(index)}`);
-      }
-      const ttlGiven = (op as { options?: { ttl?: unknown } }).options?.ttl ?? (op as { ttl?: unknown }).ttl;
-      const deleting = value === null;
-      return {
-        kind: "put",
-        path: namespacePath(namespace, deleting ? "store.delete" : "store.put", "namespace", deleting),
-        key: itemKey(key, deleting ? "store.delete" : "store.put"),
-        value: deleting ? null : itemValue(value, "store.put", this.options.saver.maxPayloadBytes),
-        ttl: deleting ? null : ttlMinutes(ttlGiven, "store.put") ?? this.options.ttl.defaultTtl ?? null,
-        fields: deleting || this.options.index === undefined ? undefined : index === false ? [] : index ?? this.options.index.fields,
-        original: value,
-      };
-    }
-    if ("key" in op && "namespace" in op) {
-      const { namespace, key } = op as GetOperation;
-      return { kind: "get", path: namespacePath(namespace, "store.get", "namespace", true), key: itemKey(key, "store.get") };
-    }
-    throw new InvalidInputError(`${operation}: operations[${i}] is not a get, put, search or listNamespaces operation`);
-  }
-
   /** Tables first, unless `ensureTables: false` says they exist. */
   private async ready(): Promise<void> {
     if (this.options.ensureTables) await this.setup();
-  }
-
-  /**
-   * The official store (and any other program) creates these tables without
-   * our lock: two such setups at once collide on Postgres's catalog (a
-   * unique violation, "already exists"). The other one finished the work, so
-   * looking again is enough.
-   */
-  private async migrate(): Promise<void> {
-    for (let attempt = 1; ; attempt += 1) {
-      try {
-        await this.migrateOnce();
-        break;
-      } catch (error) {
-        if (attempt >= 3 || !["23505", "42P07", "42710"].includes(stateOf(error) ?? "")) throw error;
-      }
-    }
-    try {
-      await this.executor.query("store.setup", this.sql.checkLanguage, [this.options.textSearchLanguage]);
-    } catch (error) {
-      if (stateOf(error) !== "42704") throw error;
-      throw new InvalidOptionsError(`textSearchLanguage: Postgres has no text search configuration ${JSON.stringify(this.options.textSearchLanguage)}`);
-    }
-  }
-
-  private async migrateOnce(): Promise<void> {
-    const steps = storeMigrations(this.tables, this.options.index);
-    const current = await this.executor.run("store.setup", async (client) => {
-      try {
-        return ((await client.query(this.sql.currentVersion)).rows[0] as { v: number | null } | undefined)?.v ?? -1;
-      } catch (error) {
-        const code = sqlstateOf(error);
-        if (code === SQLSTATE.undefinedTable || code === SQLSTATE.invalidSchemaName) return -1;
-        throw error;
-      }
-    });
-    if (current >= steps.length - 1) return;
-    await this.executor.run("store.setup", (client) => this.migrateLocked(client, steps));
-  }
-
-  private async migrateLocked(client: PgPoolClient, steps: readonly string[]): Promise<void> {
-    const { schema, quotedSchema } = this.options.saver;
-    try {
-      await client.query("BEGIN");
-      await client.query(this.sql.lock, [schema]);
-      await client.query(`CREATE SCHEMA IF NOT EXISTS ${quotedSchema}`);
-      const exists = (await client.query(this.sql.migrationsTableExists, [this.tables.migrations])).rows[0] as { exists: boolean };
-      const from = exists.exists ? ((await client.query(this.sql.currentVersion)).rows[0] as { v: number | null }).v ?? -1 : -1;
-      if (this.options.index !== undefined && from < VECTOR_EXTENSION_VERSION) {
-        const { rows } = await client.query("SELECT 1 FROM pg_available_extensions WHERE name = 'vector'");
-        if (rows.length === 0) {
-          throw new InvalidOptionsError("index: this PostgreSQL server has no pgvector extension ('vector'); install pgvector, or leave index out");
-        }
-      }
-      for (let v = from + 1; v < steps.length; v += 1) {
-        try {
-          await client.query(steps[v]!);
-          await client.query(this.sql.recordVersion, [v]);
-        } catch (error) {
-          if (isTransient(error)) throw error;
-          throw new MigrationError(v, `store setup: migration v${v} failed: ${(error as Error).message}`, { cause: error });
-        }
-      }
-      await client.query("COMMIT");
-    } catch (error) {
-      await client.query("ROLLBACK").catch(() => undefined);
-      throw error;
-    }
   }
 
   private startSweeping(): void {
@@ -503,18 +312,6 @@ export class PostgresStore extends BaseStore {
     return this.executor.query<Row>(operation, text, values, stats, prepare);
   }
 }
-
-/** The SQLSTATE behind an error, wrapped (ours) or not (pg's). */
-function stateOf(error: unknown): string | undefined {
-  const wrapped = error as { sqlstate?: unknown; cause?: unknown } | null;
-  return sqlstateOf(error) ?? (typeof wrapped?.sqlstate === "string" ? wrapped.sqlstate : undefined) ?? sqlstateOf(wrapped?.cause);
-}
-
-type Prepared =
-  | { kind: "get"; path: string; key: string }
-  | { kind: "put"; path: string; key: string; value: string | null; ttl: number | null; fields: readonly string[] | undefined; original: unknown }
-  | { kind: "search"; text: string; values: unknown[]; refresh: boolean; embedQuery: boolean }
-  | { kind: "list"; text: string; values: unknown[] };
 
 /** Code unit order, the same in every process: what batches sort their writes by. */
 function compare(a: string, b: string): number {
@@ -538,20 +335,3 @@ function searchItem(row: ItemRow & { score: number | null }): SearchItem {
   return { ...item(row), ...(row.score === null ? {} : { score: Number(row.score) }) };
 }
 
-/** A prefix's labels up to its first "*", joined: what every matching namespace starts with (null: nothing to narrow by). */
-function literalLead(prefix: string[] | null): string | null {
-  const lead = prefix?.slice(0, prefix.includes("*") ? prefix.indexOf("*") : prefix.length) ?? [];
-  return lead.length === 0 ? null : lead.join(":");
-}
-
-function pathLabels(prefix: unknown, operation: string): string[] {
-  namespacePath(prefix, operation, "namespacePrefix", true);
-  return prefix as string[];
-}
-
-function checkedQuery(query: unknown): string {
-  if (typeof query !== "string" || query.includes("\u0000") || !query.isWellFormed()) {
-    throw new InvalidInputError(`store.search: query must be a string without NUL, got ${describe(query)}`);
-  }
-  return query;
-}
